@@ -1,0 +1,460 @@
+//! The record iterator: frames the file into top-level records, skipping value payloads by
+//! their lengths, without decoding them.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::format::{parse_header, Dialect, Header, Opcode, ValueKind, ValueType};
+use crate::module::{skip_opcode_stream, ModuleId};
+use crate::reader::Cursor;
+use crate::stream::Stream;
+use crate::string::RdbStr;
+use crate::value::Value;
+
+/// A top-level item of an RDB file.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Record<'a> {
+    /// `AUX` field (`redis-ver`, `ctime`, `used-mem`, …).
+    Aux {
+        /// Field name.
+        key: RdbStr<'a>,
+        /// Field value.
+        value: RdbStr<'a>,
+        /// Offset of the opcode.
+        offset: u64,
+    },
+    /// `SELECTDB`.
+    SelectDb {
+        /// Database index.
+        db: u64,
+        /// Offset of the opcode.
+        offset: u64,
+    },
+    /// `RESIZEDB` sizing hints.
+    ResizeDb {
+        /// Keys in the database (expired ones included).
+        db_size: u64,
+        /// Keys with a TTL.
+        expires_size: u64,
+        /// Offset of the opcode.
+        offset: u64,
+    },
+    /// Redis cluster `SLOT_INFO`.
+    SlotInfo {
+        /// Slot number.
+        slot: u64,
+        /// Keys in the slot.
+        size: u64,
+        /// Keys with a TTL in the slot.
+        expires_size: u64,
+        /// Offset of the opcode.
+        offset: u64,
+    },
+    /// `FUNCTION2`: a function library's source code.
+    Function {
+        /// The library code, starting with a `#!engine name=...` line.
+        code: RdbStr<'a>,
+        /// Offset of the opcode.
+        offset: u64,
+    },
+    /// `MODULE_AUX`: module-global data.
+    ModuleAux {
+        /// The module type id.
+        module: ModuleId,
+        /// 1 = before keys, 2 = after keys.
+        when: u64,
+        /// Bytes of the opcode stream.
+        size: u64,
+        /// Offset of the opcode.
+        offset: u64,
+    },
+    /// Valkey `SLOT_IMPORT` state, skipped.
+    SlotImport {
+        /// Bytes of the record.
+        size: u64,
+        /// Offset of the opcode.
+        offset: u64,
+    },
+    /// A key and its value.
+    Key(KeyRecord<'a>),
+    /// The `EOF` opcode and the checksum trailer.
+    Eof {
+        /// Offset of the `EOF` opcode.
+        offset: u64,
+        /// The stored CRC-64 (`None` for RDB < 5; `Some(0)` means checksum disabled).
+        stored_checksum: Option<u64>,
+        /// Offset just after the trailer: where an AOF tail would start.
+        end: u64,
+    },
+}
+
+/// A key record: the key, its attributes and a lazy view of its value.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyRecord<'a> {
+    /// Database index.
+    pub db: u64,
+    /// The key name.
+    pub key: RdbStr<'a>,
+    /// Absolute expire time in ms, if any.
+    pub expire_ms: Option<i64>,
+    /// LRU idle seconds (`IDLE` opcode), if present.
+    pub idle: Option<u64>,
+    /// LFU counter (`FREQ` opcode), if present.
+    pub freq: Option<u8>,
+    /// Redis 8.6 `KEY_META`: number of metadata classes and their bytes.
+    pub meta: Option<KeyMeta>,
+    /// Offset of the record's first byte (its first attribute opcode, or its type byte).
+    pub offset: u64,
+    /// Bytes of the whole record, attributes included.
+    pub size: u64,
+    /// The value.
+    pub value: Value<'a>,
+}
+
+/// Key metadata (Redis 8.6 `KEY_META`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyMeta {
+    /// Number of metadata classes.
+    pub classes: u64,
+    /// Bytes of the metadata in the file.
+    pub size: u64,
+}
+
+/// Where a record iterator stands: enough to resume it over a later window of the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParserState {
+    /// The file header.
+    pub header: Header,
+    /// The current database.
+    pub db: u64,
+    /// Whether `EOF` has been read.
+    pub done: bool,
+}
+
+/// A fallible pull iterator over the records of an RDB file held in memory.
+///
+/// ```
+/// # use rdbscope_parser::{Records, Record};
+/// // An empty RDB 3 file: magic, EOF (no checksum before RDB 5).
+/// let file = b"REDIS0003\xff";
+/// let mut recs = Records::new(file).unwrap();
+/// assert!(matches!(recs.next(), Some(Ok(Record::Eof { .. }))));
+/// assert!(recs.next().is_none());
+/// ```
+#[derive(Debug, Clone)]
+pub struct Records<'a> {
+    c: Cursor<'a>,
+    state: ParserState,
+    failed: bool,
+}
+
+impl<'a> Records<'a> {
+    /// Reads the header and starts iterating after it.
+    ///
+    /// # Errors
+    /// A bad magic or an unsupported version.
+    pub fn new(data: &'a [u8]) -> Result<Self> {
+        let header = parse_header(data)?;
+        let mut c = Cursor::new(data, 0);
+        c.pos = Header::LEN;
+        Ok(Records {
+            c,
+            state: ParserState {
+                header,
+                db: 0,
+                done: false,
+            },
+            failed: false,
+        })
+    }
+
+    /// Continues from `state` over `data`, whose first byte is at absolute offset `base` and
+    /// starts a record.
+    pub fn resume(data: &'a [u8], base: u64, state: ParserState) -> Self {
+        Records {
+            c: Cursor::new(data, base),
+            state,
+            failed: false,
+        }
+    }
+
+    /// The file header.
+    pub fn header(&self) -> Header {
+        self.state.header
+    }
+
+    /// The current state, for [`Records::resume`].
+    pub fn state(&self) -> ParserState {
+        self.state
+    }
+
+    /// Absolute offset of the next record.
+    pub fn offset(&self) -> u64 {
+        self.c.offset()
+    }
+
+    /// Bytes of the current window not consumed yet.
+    pub fn remaining(&self) -> usize {
+        self.c.remaining()
+    }
+
+    fn read(&mut self) -> Result<Record<'a>> {
+        let mut c = self.c;
+        let dialect = self.state.header.dialect;
+        let version = self.state.header.version;
+        let start = c.offset();
+        let (mut expire_ms, mut idle, mut freq, mut meta) = (None, None, None, None);
+        loop {
+            let at = c.offset();
+            let op = c.u8("opcode")?;
+            let rec = match Opcode(op) {
+                Opcode::EOF => {
+                    let stored = if self.state.header.has_checksum() {
+                        Some(u64::from_le_bytes(c.array("CRC-64 trailer")?))
+                    } else {
+                        None
+                    };
+                    self.state.done = true;
+                    Record::Eof {
+                        offset: at,
+                        stored_checksum: stored,
+                        end: c.offset(),
+                    }
+                }
+                Opcode::SELECTDB => {
+                    let db = c.len("database number")?;
+                    self.state.db = db;
+                    Record::SelectDb { db, offset: at }
+                }
+                Opcode::EXPIRETIME => {
+                    expire_ms = Some(i64::from(c.i32_le("expire time")?) * 1000);
+                    continue;
+                }
+                Opcode::EXPIRETIME_MS => {
+                    expire_ms = Some(c.i64_le("expire time")?);
+                    continue;
+                }
+                Opcode::RESIZEDB => Record::ResizeDb {
+                    db_size: c.len("RESIZEDB size")?,
+                    expires_size: c.len("RESIZEDB expires size")?,
+                    offset: at,
+                },
+                Opcode::AUX => Record::Aux {
+                    key: c.string("AUX key")?,
+                    value: c.string("AUX value")?,
+                    offset: at,
+                },
+                Opcode::IDLE if version >= 9 => {
+                    idle = Some(c.len("LRU idle time")?);
+                    continue;
+                }
+                Opcode::FREQ if version >= 9 => {
+                    freq = Some(c.u8("LFU frequency")?);
+                    continue;
+                }
+                Opcode::MODULE_AUX if version >= 9 => {
+                    let module = ModuleId(c.len("module id")?);
+                    let when_op = c.len("module aux when opcode")?;
+                    if when_op != 2 {
+                        return Err(Error::new(
+                            at,
+                            ErrorKind::Invalid("expected module aux 'when' to be a UINT"),
+                        ));
+                    }
+                    let when = c.len("module aux when")?;
+                    let s = c.offset();
+                    skip_opcode_stream(&mut c)?;
+                    Record::ModuleAux {
+                        module,
+                        when,
+                        size: c.offset() - s,
+                        offset: at,
+                    }
+                }
+                Opcode::FUNCTION_PRE_GA if version >= 10 => {
+                    return Err(Error::new(
+                        at,
+                        ErrorKind::Unsupported(
+                            "pre-release function format (Redis 7.0 release candidates)",
+                        ),
+                    ));
+                }
+                Opcode::FUNCTION2 if version >= 10 => Record::Function {
+                    code: c.string("function library")?,
+                    offset: at,
+                },
+                Opcode::SLOT_INFO if version >= 12 => Record::SlotInfo {
+                    slot: c.len("slot id")?,
+                    size: c.len("slot size")?,
+                    expires_size: c.len("slot expires size")?,
+                    offset: at,
+                },
+                Opcode::OP_243 if dialect == Dialect::Redis && version >= 13 => {
+                    let s = c.offset();
+                    let classes = c.count("key metadata class count", 5)?;
+                    for _ in 0..classes {
+                        c.bytes(4, "key metadata class spec")?;
+                        skip_opcode_stream(&mut c)?;
+                    }
+                    meta = Some(KeyMeta {
+                        classes,
+                        size: c.offset() - s,
+                    });
+                    continue;
+                }
+                Opcode::OP_243 if dialect == Dialect::Valkey => {
+                    crate::valkey::skip_slot_import(&mut c)?;
+                    Record::SlotImport {
+                        size: c.offset() - at,
+                        offset: at,
+                    }
+                }
+                _ => {
+                    let vt = ValueType(op);
+                    let Some(kind) = ValueKind::resolve(vt, dialect) else {
+                        return Err(Error::new(at, ErrorKind::UnknownOpcode(op)));
+                    };
+                    let key = c.string("key")?;
+                    let voff = c.offset();
+                    let vstart = c.pos;
+                    skip_value(&mut c, kind)?;
+                    let value = Value::new(kind, vt, voff, &c.data[vstart..c.pos]);
+                    Record::Key(KeyRecord {
+                        db: self.state.db,
+                        key,
+                        expire_ms,
+                        idle,
+                        freq,
+                        meta,
+                        offset: start,
+                        size: c.offset() - start,
+                        value,
+                    })
+                }
+            };
+            self.c = c;
+            return Ok(rec);
+        }
+    }
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Result<Record<'a>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed || self.state.done {
+            return None;
+        }
+        if self.c.remaining() == 0 {
+            self.failed = true;
+            return Some(Err(self.c.err(ErrorKind::UnexpectedEof {
+                what: "EOF opcode (file truncated?)",
+                needed: 1,
+            })));
+        }
+        let r = self.read();
+        if r.is_err() {
+            self.failed = true;
+        }
+        Some(r)
+    }
+}
+
+/// Skips one value of `kind` (framing only: lengths are checked, contents are not decoded).
+pub(crate) fn skip_value(c: &mut Cursor<'_>, kind: ValueKind) -> Result<()> {
+    use ValueKind::*;
+    match kind {
+        String | HashZipmap | ListZiplist | SetIntset | ZsetZiplist | HashZiplist
+        | HashListpack | ZsetListpack | SetListpack | HashListpackExPreGa => c.skip_string("value"),
+        List | Set | ListQuicklist => {
+            let n = c.count("element count", 1)?;
+            for _ in 0..n {
+                c.skip_string("element")?;
+            }
+            Ok(())
+        }
+        Zset => {
+            let n = c.count("zset size", 2)?;
+            for _ in 0..n {
+                c.skip_string("zset member")?;
+                c.string_double("zset score")?;
+            }
+            Ok(())
+        }
+        Zset2 => {
+            let n = c.count("zset size", 9)?;
+            for _ in 0..n {
+                c.skip_string("zset member")?;
+                c.bytes(8, "zset score")?;
+            }
+            Ok(())
+        }
+        Hash => {
+            let n = c.count("hash size", 2)?;
+            for _ in 0..n {
+                c.skip_string("hash field")?;
+                c.skip_string("hash value")?;
+            }
+            Ok(())
+        }
+        ListQuicklist2 => {
+            let n = c.count("quicklist node count", 2)?;
+            for _ in 0..n {
+                let at = c.offset();
+                let container = c.len("quicklist container")?;
+                if container != 1 && container != 2 {
+                    return Err(Error::new(
+                        at,
+                        ErrorKind::Invalid("expected quicklist container 1 (PLAIN) or 2 (PACKED)"),
+                    ));
+                }
+                c.skip_string("quicklist node")?;
+            }
+            Ok(())
+        }
+        HashMetadataPreGa => {
+            let n = c.count("hash size", 3)?;
+            for _ in 0..n {
+                c.len("field TTL")?;
+                c.skip_string("hash field")?;
+                c.skip_string("hash value")?;
+            }
+            Ok(())
+        }
+        HashMetadata => {
+            c.i64_le("hash min expire")?;
+            skip_value(c, HashMetadataPreGa)
+        }
+        HashListpackEx => {
+            c.i64_le("hash min expire")?;
+            c.skip_string("hash listpack")
+        }
+        ValkeyHash2 => {
+            let n = c.count("hash size", 10)?;
+            for _ in 0..n {
+                c.skip_string("hash field")?;
+                c.skip_string("hash value")?;
+                c.i64_le("field expire time")?;
+            }
+            Ok(())
+        }
+        StreamListpacks | StreamListpacks2 | StreamListpacks3 | StreamListpacks4
+        | StreamListpacks5 => Stream::read(c, stream_version(kind)).map(|_| ()),
+        Module2 => {
+            c.len("module id")?;
+            skip_opcode_stream(c)
+        }
+        ModulePreGa => Err(c.err(ErrorKind::Unsupported(
+            "pre-GA module value (RDB type 6) cannot be skipped",
+        ))),
+    }
+}
+
+pub(crate) fn stream_version(kind: ValueKind) -> u8 {
+    match kind {
+        ValueKind::StreamListpacks => 1,
+        ValueKind::StreamListpacks2 => 2,
+        ValueKind::StreamListpacks3 => 3,
+        ValueKind::StreamListpacks4 => 4,
+        _ => 5,
+    }
+}
