@@ -52,6 +52,8 @@ impl fmt::Display for Header {
 pub struct Opcode(pub u8);
 
 impl Opcode {
+    /// Redis Enterprise's per-key RAM-LRU attribute (a length), seen in librdb's fixtures.
+    pub const RAM_LRU_ENTERPRISE: Opcode = Opcode(107);
     /// `RDB_OPCODE_SLOT_IMPORT` (Valkey, RDB 80) / `RDB_OPCODE_KEY_META` (Redis, RDB 13).
     pub const OP_243: Opcode = Opcode(243);
     /// `RDB_OPCODE_SLOT_INFO` (Redis 7.4+ cluster mode, RDB 12).

@@ -271,12 +271,23 @@ impl<'a> Records<'a> {
                     }
                 }
                 Opcode::FUNCTION_PRE_GA if version >= 10 => {
-                    return Err(Error::new(
-                        at,
-                        ErrorKind::Unsupported(
-                            "pre-release function format (Redis 7.0 release candidates)",
-                        ),
-                    ));
+                    // Redis 7.0-rc1/rc2 (`rdbFunctionLoad` before GA): name, engine,
+                    // has-description flag, [description], code.
+                    c.skip_string("function name")?;
+                    c.skip_string("function engine")?;
+                    if c.len("function description flag")? != 0 {
+                        c.skip_string("function description")?;
+                    }
+                    Record::Function {
+                        code: c.string("function code")?,
+                        offset: at,
+                    }
+                }
+                Opcode::RAM_LRU_ENTERPRISE => {
+                    // Redis Enterprise writes a per-key RAM-LRU attribute (opcode 107, one
+                    // length) before keys; open-source servers ignore it, and so do we.
+                    c.len("Redis Enterprise RAM-LRU attribute")?;
+                    continue;
                 }
                 Opcode::FUNCTION2 if version >= 10 => Record::Function {
                     code: c.string("function library")?,
