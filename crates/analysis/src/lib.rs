@@ -1,1 +1,9 @@
-//! placeholder
+//! # rdbscope-analysis
+//!
+//! Redis and Valkey internals and aggregation over [`rdbscope_parser`] records: input
+//! drivers (in-memory and streamed), the snapshot inventory `verify` prints, and (next) the
+//! memory model and the mergeable aggregates of `analyze`. Nothing here knows about
+//! terminals.
+
+pub mod inventory;
+pub mod source;

@@ -238,11 +238,19 @@ impl<'a> Records<'a> {
                     expires_size: c.len("RESIZEDB expires size")?,
                     offset: at,
                 },
-                Opcode::AUX => Record::Aux {
-                    key: c.string("AUX key")?,
-                    value: c.string("AUX value")?,
-                    offset: at,
-                },
+                Opcode::AUX => {
+                    let (key, value) = (c.string("AUX key")?, c.string("AUX value")?);
+                    if expire_ms.is_some() || idle.is_some() || freq.is_some() || meta.is_some() {
+                        // KeyDB writes a per-key `mvcc-tstamp` AUX between a key's attributes
+                        // and its type byte; the loaders keep pending attributes across it.
+                        continue;
+                    }
+                    Record::Aux {
+                        key,
+                        value,
+                        offset: at,
+                    }
+                }
                 Opcode::IDLE if version >= 9 => {
                     idle = Some(c.len("LRU idle time")?);
                     continue;
@@ -322,7 +330,7 @@ impl<'a> Records<'a> {
                 _ => {
                     let vt = ValueType(op);
                     let Some(kind) = ValueKind::resolve(vt, dialect) else {
-                        return Err(Error::new(at, ErrorKind::UnknownOpcode(op)));
+                        return Err(Error::new(at, foreign_code(op)));
                     };
                     let key = c.string("key")?;
                     let voff = c.offset();
@@ -467,5 +475,20 @@ pub(crate) fn stream_version(kind: ValueKind) -> u8 {
         ValueKind::StreamListpacks3 => 3,
         ValueKind::StreamListpacks4 => 4,
         _ => 5,
+    }
+}
+
+/// Names codes that other servers write into RDB files, so an unreadable file says whose
+/// extension it met rather than just "unknown byte".
+fn foreign_code(op: u8) -> ErrorKind {
+    match op {
+        30..=37 => ErrorKind::Unsupported(
+            "Dragonfly extension value type (JSON, expiring hash/set, or probabilistic filter)",
+        ),
+        64 => ErrorKind::Unsupported("KeyDB CRON value type (64)"),
+        200..=203 | 210 | 211 | 220 | 222..=224 => ErrorKind::Unsupported(
+            "Dragonfly extension opcode (compressed blob, journal, DF mask, index or tagged chunk)",
+        ),
+        _ => ErrorKind::UnknownOpcode(op),
     }
 }

@@ -1,0 +1,315 @@
+//! Drives the parser over an input: a slice held in memory (a mapped or read file), or any
+//! `Read` (standard input, decompressors) through a bounded window that grows only to the
+//! size of the largest record actually present.
+
+use rdbscope_parser::checksum::Crc64;
+use rdbscope_parser::{Error, Header, ParserState, Record, Records};
+use std::io::Read;
+
+/// What the driver learned about the input besides its records.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InputSummary {
+    /// The file header, once read.
+    pub header: Option<Header>,
+    /// Bytes of the input consumed by the RDB part (through the checksum trailer).
+    pub rdb_bytes: u64,
+    /// Bytes after the RDB part (an AOF tail in a file with an RDB preamble).
+    pub trailing_bytes: u64,
+    /// The first bytes after the RDB part (to tell a RESP AOF tail from garbage).
+    pub trailing_head: Vec<u8>,
+    /// Stored and computed CRC-64 when the file carries a non-zero trailer.
+    pub checksum: Option<(u64, u64)>,
+    /// True when the file's trailer is zero (saved with `rdbchecksum no`).
+    pub checksum_disabled: bool,
+}
+
+impl InputSummary {
+    /// The checksum mismatch, if any: (stored, computed).
+    pub fn checksum_mismatch(&self) -> Option<(u64, u64)> {
+        self.checksum.filter(|(s, c)| s != c)
+    }
+}
+
+/// An error from reading the input or from the callback.
+#[derive(Debug)]
+pub enum DriveError<E> {
+    /// The format is broken at an offset.
+    Parse(Error),
+    /// Reading the input failed.
+    Io(std::io::Error),
+    /// The callback asked to stop.
+    Callback(E),
+}
+
+impl<E: std::fmt::Display> std::fmt::Display for DriveError<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DriveError::Parse(e) => write!(f, "{e}"),
+            DriveError::Io(e) => write!(f, "read error: {e}"),
+            DriveError::Callback(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Options for driving the parser.
+#[derive(Debug, Clone, Copy)]
+pub struct DriveOptions {
+    /// Verify the CRC-64 trailer.
+    pub checksum: bool,
+}
+
+impl Default for DriveOptions {
+    fn default() -> Self {
+        DriveOptions { checksum: true }
+    }
+}
+
+/// Feeds every record of an in-memory RDB file to `f`.
+///
+/// On a parse error, `summary` holds what was learned so far and the error is returned.
+///
+/// # Errors
+/// The first format error, or the callback's error.
+pub fn drive_slice<E>(
+    data: &[u8],
+    opts: DriveOptions,
+    summary: &mut InputSummary,
+    mut f: impl FnMut(&Record<'_>) -> Result<(), E>,
+) -> Result<(), DriveError<E>> {
+    let recs = Records::new(data).map_err(DriveError::Parse)?;
+    summary.header = Some(recs.header());
+    for rec in recs {
+        let rec = rec.map_err(DriveError::Parse)?;
+        if let Record::Eof {
+            offset,
+            stored_checksum,
+            end,
+        } = rec
+        {
+            summary.rdb_bytes = end;
+            summary.trailing_bytes = data.len() as u64 - end;
+            summary.trailing_head = data
+                .get(end as usize..)
+                .unwrap_or(&[])
+                .iter()
+                .take(16)
+                .copied()
+                .collect();
+            match stored_checksum {
+                Some(0) => summary.checksum_disabled = true,
+                Some(s) if opts.checksum => {
+                    let c = rdbscope_parser::checksum::crc64(
+                        data.get(..=offset as usize).unwrap_or(data),
+                    );
+                    summary.checksum = Some((s, c));
+                }
+                _ => {}
+            }
+        }
+        f(&rec).map_err(DriveError::Callback)?;
+    }
+    Ok(())
+}
+
+const CHUNK: usize = 1 << 20;
+
+/// Feeds every record read from `r` to `f`, holding at most one window of the input (at
+/// least 1 MiB, or the size of the largest record) in memory.
+///
+/// # Errors
+/// The first format or read error, or the callback's error.
+pub fn drive_reader<R: Read, E>(
+    mut r: R,
+    opts: DriveOptions,
+    summary: &mut InputSummary,
+    mut f: impl FnMut(&Record<'_>) -> Result<(), E>,
+) -> Result<(), DriveError<E>> {
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
+    let mut exhausted = false;
+    let fill =
+        |buf: &mut Vec<u8>, r: &mut R, want: usize, exhausted: &mut bool| -> std::io::Result<()> {
+            let mut filled = buf.len();
+            if filled >= want || *exhausted {
+                return Ok(());
+            }
+            buf.resize(want, 0);
+            while filled < want && !*exhausted {
+                match r.read(buf.get_mut(filled..want).unwrap_or(&mut [])) {
+                    Ok(0) => *exhausted = true,
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        buf.truncate(filled);
+                        return Err(e);
+                    }
+                }
+            }
+            buf.truncate(filled);
+            Ok(())
+        };
+    fill(&mut buf, &mut r, CHUNK, &mut exhausted).map_err(DriveError::Io)?;
+    let recs = Records::new(&buf).map_err(DriveError::Parse)?;
+    let mut state: ParserState = recs.state();
+    summary.header = Some(state.header);
+    let mut crc = Crc64::new();
+    let mut base: u64 = Header::LEN as u64;
+    let mut start = Header::LEN; // window start inside buf
+    if opts.checksum {
+        crc.update(buf.get(..start).unwrap_or(&[]));
+    }
+    let mut want = CHUNK;
+    loop {
+        let window = buf.get(start..).unwrap_or(&[]);
+        let mut recs = Records::resume(window, base, state);
+        let mut consumed = 0usize;
+        let mut need_more = false;
+        let mut finished = false;
+        loop {
+            let before = recs.offset();
+            match recs.next() {
+                None => {
+                    finished = true;
+                    break;
+                }
+                Some(Ok(rec)) => {
+                    let after = recs.offset();
+                    let bytes = window
+                        .get((before - base) as usize..(after - base) as usize)
+                        .unwrap_or(&[]);
+                    if let Record::Eof {
+                        stored_checksum,
+                        end,
+                        ..
+                    } = rec
+                    {
+                        // The CRC covers everything up to and including the EOF opcode.
+                        let eof_len = bytes.len().saturating_sub(if stored_checksum.is_some() {
+                            8
+                        } else {
+                            0
+                        });
+                        if opts.checksum {
+                            crc.update(bytes.get(..eof_len).unwrap_or(&[]));
+                        }
+                        summary.rdb_bytes = end;
+                        match stored_checksum {
+                            Some(0) => summary.checksum_disabled = true,
+                            Some(s) if opts.checksum => {
+                                summary.checksum = Some((s, std::mem::take(&mut crc).finish()));
+                            }
+                            _ => {}
+                        }
+                    } else if opts.checksum {
+                        crc.update(bytes);
+                    }
+                    f(&rec).map_err(DriveError::Callback)?;
+                    consumed = (after - base) as usize;
+                    state = recs.state();
+                }
+                Some(Err(e)) if e.is_eof() && !exhausted => {
+                    need_more = true;
+                    break;
+                }
+                Some(Err(e)) => return Err(DriveError::Parse(e)),
+            }
+        }
+        base += consumed as u64;
+        start += consumed;
+        if finished {
+            // Count what follows the RDB part without keeping it.
+            let rest = buf.get(start..).unwrap_or(&[]);
+            summary.trailing_head = rest.iter().take(16).copied().collect();
+            let mut trailing = rest.len() as u64;
+            if !exhausted {
+                let mut sink = [0u8; 65536];
+                loop {
+                    match r.read(&mut sink) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            if summary.trailing_head.len() < 16 {
+                                let k = (16 - summary.trailing_head.len()).min(n);
+                                summary
+                                    .trailing_head
+                                    .extend_from_slice(sink.get(..k).unwrap_or(&[]));
+                            }
+                            trailing += n as u64
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(DriveError::Io(e)),
+                    }
+                }
+            }
+            summary.trailing_bytes = trailing;
+            return Ok(());
+        }
+        // Drop consumed bytes, then read more; a record larger than the window doubles it.
+        buf.drain(..start);
+        start = 0;
+        if need_more && consumed == 0 {
+            want = want.saturating_mul(2).max(buf.len() + CHUNK);
+        } else {
+            want = want.max(CHUNK);
+        }
+        let target = want.max(buf.len() + 1);
+        fill(&mut buf, &mut r, target, &mut exhausted).map_err(DriveError::Io)?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that hands out a few bytes per call, to force window refills mid-record.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.1.min(out.len()).min(self.0.len());
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    fn keys_of(data: &[u8], reader: bool) -> (Vec<(u64, Vec<u8>)>, InputSummary) {
+        let mut keys = Vec::new();
+        let mut s = InputSummary::default();
+        let cb = |r: &Record<'_>| -> Result<(), ()> {
+            if let Record::Key(k) = r {
+                keys.push((k.offset, k.key.to_vec().unwrap()));
+            }
+            Ok(())
+        };
+        if reader {
+            drive_reader(Trickle(data, 7), DriveOptions::default(), &mut s, cb).unwrap();
+        } else {
+            drive_slice(data, DriveOptions::default(), &mut s, cb).unwrap();
+        }
+        (keys, s)
+    }
+
+    #[test]
+    fn reader_and_slice_agree_on_big_file() {
+        // REDIS0011, SELECTDB 0, 3000 string keys with values up to 6000 bytes, EOF, CRC.
+        let mut data = b"REDIS0011\xfe\x00".to_vec();
+        for i in 0..3000u32 {
+            let key = format!("key:{i}");
+            data.push(0);
+            data.push(key.len() as u8);
+            data.extend_from_slice(key.as_bytes());
+            let n = (i as usize % 7) * 1000;
+            data.push(0x80);
+            data.extend_from_slice(&(n as u32).to_be_bytes());
+            data.extend(std::iter::repeat_n(b'x', n));
+        }
+        data.push(0xff);
+        let crc = rdbscope_parser::checksum::crc64(&data);
+        data.extend_from_slice(&crc.to_le_bytes());
+        let (a, sa) = keys_of(&data, false);
+        let (b, sb) = keys_of(&data, true);
+        assert_eq!(a.len(), 3000);
+        assert_eq!(a, b);
+        assert_eq!(sa, sb);
+        assert!(sa.checksum.is_some() && sa.checksum_mismatch().is_none());
+    }
+}
