@@ -105,6 +105,14 @@ impl Inventory {
             .map(|s| s.saturating_mul(1000))
     }
 
+    /// The cut-off for "already expired at snapshot time": `ctime` has one-second
+    /// resolution and is taken when the save starts, so a key whose TTL ends anywhere in
+    /// that second is counted as expired (the servers that wrote the corpus dropped exactly
+    /// those keys on load).
+    pub fn expired_cutoff_ms(&self) -> Option<i64> {
+        self.ctime_ms().map(|c| c.saturating_add(1000))
+    }
+
     /// The first value of an AUX field.
     pub fn aux_value(&self, key: &str) -> Option<&str> {
         self.aux
@@ -163,9 +171,8 @@ impl Inventory {
                 db.keys += 1;
                 if let Some(e) = k.expire_ms {
                     db.expires += 1;
-                    if self.aux.iter().any(|a| a.key == "ctime") {
-                        let ctime = self.ctime_ms().unwrap_or(i64::MIN);
-                        if e < ctime {
+                    if let Some(cutoff) = self.expired_cutoff_ms() {
+                        if e < cutoff {
                             self.expired += 1;
                             if let Some(d) = self.keys_by_db.get_mut(&k.db) {
                                 d.expired += 1;

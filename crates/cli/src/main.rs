@@ -1,1 +1,128 @@
-fn main() {}
+//! `rdbscope`: an offline analyzer for Redis and Valkey `dump.rdb` snapshots.
+//!
+//! A thin binary: arguments → inputs → the analysis crate → reporters → exit code.
+
+mod escape;
+mod input;
+mod keys;
+mod verify;
+
+use clap::{Parser, Subcommand};
+use rdbscope_analysis::source::{
+    drive_reader, drive_slice, DriveError, DriveOptions, InputSummary,
+};
+use rdbscope_parser::Record;
+use std::process::ExitCode;
+
+/// Exit codes, documented in `--help` and the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Exit {
+    /// 0: success, the input is valid.
+    Ok = 0,
+    /// 1: an error (a file cannot be opened or read, an output cannot be written).
+    Error = 1,
+    /// 2: usage error (bad arguments).
+    Usage = 2,
+    /// 3: the input is damaged; what could be read was reported, marked partial.
+    Damaged = 3,
+}
+
+const EXIT_CODES: &str = "Exit codes: 0 ok; 1 error (cannot open/read/write); 2 usage; \
+3 damaged input (truncated, corrupt or checksum mismatch): a partial report was written.";
+
+#[derive(Parser)]
+#[command(name = "rdbscope", version, about = "Offline analyzer for Redis and Valkey dump.rdb snapshots", after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Check a snapshot's structure and checksum; print its header, AUX fields, functions,
+    /// modules and key counts.
+    #[command(after_help = EXIT_CODES)]
+    Verify(verify::Args),
+    /// One line per key: db, name, type, expiry, on-disk type, offset.
+    #[command(after_help = EXIT_CODES)]
+    Keys(keys::Args),
+}
+
+/// Options shared by commands that read inputs.
+#[derive(clap::Args, Debug, Clone)]
+pub struct InputArgs {
+    /// Read files into memory instead of mapping them (safer if the file may change while
+    /// it is read).
+    #[arg(long)]
+    pub no_mmap: bool,
+    /// Skip the CRC-64 check.
+    #[arg(long)]
+    pub no_checksum: bool,
+}
+
+/// The outcome of reading one input.
+pub struct Outcome {
+    /// What the driver learned.
+    pub summary: InputSummary,
+    /// The damage that stopped reading, if any, as `offset N: what`.
+    pub damage: Option<String>,
+}
+
+/// Reads every record of an input, feeding `f`; reading errors become `damage`.
+///
+/// # Errors
+/// Only an error returned by `f` (e.g. a broken output pipe) or an I/O error.
+pub fn read_input(
+    input: input::Input,
+    args: &InputArgs,
+    f: impl FnMut(&Record<'_>) -> std::io::Result<()>,
+) -> std::io::Result<Outcome> {
+    let opts = DriveOptions {
+        checksum: !args.no_checksum,
+    };
+    let mut summary = InputSummary::default();
+    let r = match input.source {
+        input::Source::Whole(bytes) => drive_slice(&bytes, opts, &mut summary, f),
+        input::Source::Stream(reader) => drive_reader(reader, opts, &mut summary, f),
+    };
+    let damage = match r {
+        Ok(()) => summary.checksum_mismatch().map(|(s, c)| {
+            format!("checksum mismatch: file says 0x{s:016x}, contents give 0x{c:016x}")
+        }),
+        Err(DriveError::Parse(e)) => Some(e.to_string()),
+        Err(DriveError::Io(e)) => Some(format!("read error: {e}")),
+        Err(DriveError::Callback(e)) => return Err(e),
+    };
+    Ok(Outcome { summary, damage })
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                Exit::Usage
+            } else {
+                Exit::Ok
+            };
+            let _ = e.print();
+            return ExitCode::from(code as u8);
+        }
+    };
+    let r = match cli.cmd {
+        Cmd::Verify(a) => verify::run(&a),
+        Cmd::Keys(a) => keys::run(&a),
+    };
+    match r {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            {
+                return ExitCode::from(Exit::Ok as u8);
+            }
+            eprintln!("rdbscope: {e:#}");
+            ExitCode::from(Exit::Error as u8)
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! Opening inputs: plain files (memory-mapped, or read with `--no-mmap`), standard input,
+//! LZ4 frame files, Valkey's `VCS` envelope, and multi-part AOF directories. Files are only
+//! ever opened read-only.
+
+use anyhow::{bail, Context, Result};
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// How the bytes of an input reach the parser.
+pub enum Source {
+    /// The whole file in memory (mapped or read).
+    Whole(Bytes),
+    /// A stream read through a bounded window.
+    Stream(Box<dyn Read + Send>),
+}
+
+/// File contents held in memory.
+pub enum Bytes {
+    /// A read-only memory map.
+    Mapped(memmap2::Mmap),
+    /// Read into a buffer.
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m) => m,
+            Bytes::Owned(v) => v,
+        }
+    }
+}
+
+/// An opened input.
+pub struct Input {
+    /// The name used in messages.
+    pub name: String,
+    /// What kind of container held the RDB (`rdb`, `lz4`, `vcs`, `aof-dir`, `stdin`).
+    pub container: &'static str,
+    /// The bytes.
+    pub source: Source,
+}
+
+const LZ4_MAGIC: [u8; 4] = [0x04, 0x22, 0x4D, 0x18];
+
+/// Maps a file read-only.
+#[allow(unsafe_code)]
+fn map(file: &File) -> std::io::Result<memmap2::Mmap> {
+    // SAFETY: the map is read-only and private to this process. If another process truncates
+    // the file while it is mapped, reading the vanished pages raises SIGBUS; that is
+    // documented in the README, and `--no-mmap` reads the file instead.
+    let m = unsafe { memmap2::Mmap::map(file)? };
+    #[cfg(unix)]
+    let _ = m.advise(memmap2::Advice::Sequential);
+    Ok(m)
+}
+
+/// Finds the base file of a Redis 7+ multi-part AOF directory from its manifest.
+fn aof_base(dir: &Path) -> Result<PathBuf> {
+    let mut manifests: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("{}: cannot list directory", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "manifest"))
+        .collect();
+    manifests.sort();
+    let Some(m) = manifests.first() else {
+        bail!(
+            "{}: a directory, but no *.manifest file (expected a Redis appendonlydir)",
+            dir.display()
+        );
+    };
+    let text =
+        std::fs::read_to_string(m).with_context(|| format!("{}: cannot read", m.display()))?;
+    for line in text.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let field = |k: &str| {
+            words
+                .iter()
+                .position(|w| *w == k)
+                .and_then(|i| words.get(i + 1))
+                .copied()
+        };
+        if field("type") == Some("b") {
+            if let Some(name) = field("file") {
+                return Ok(dir.join(name));
+            }
+        }
+    }
+    bail!("{}: no base file (type b) listed", m.display())
+}
+
+/// Opens `path` (`-` = standard input) read-only.
+///
+/// # Errors
+/// The file cannot be opened, or an envelope header is malformed.
+pub fn open(path: &str, no_mmap: bool) -> Result<Input> {
+    if path == "-" {
+        return sniff_stream(
+            "<stdin>".into(),
+            Box::new(BufReader::new(std::io::stdin())),
+            "stdin",
+        );
+    }
+    let mut p = PathBuf::from(path);
+    let mut container = "rdb";
+    if p.is_dir() {
+        p = aof_base(&p)?;
+        container = "aof-dir";
+    }
+    let name = p.display().to_string();
+    let mut file = File::open(&p).with_context(|| format!("{name}: cannot open for reading"))?;
+    let mut head = [0u8; 4];
+    let n = read_up_to(&mut file, &mut head).with_context(|| format!("{name}: cannot read"))?;
+    if head.get(..3) == Some(b"VCS") || head.get(..n) == Some(&LZ4_MAGIC[..]) {
+        let file = File::open(&p).with_context(|| format!("{name}: cannot open for reading"))?;
+        return sniff_stream(name, Box::new(BufReader::new(file)), container);
+    }
+    let bytes = if no_mmap {
+        let mut v = Vec::new();
+        File::open(&p)
+            .and_then(|mut f| f.read_to_end(&mut v))
+            .with_context(|| format!("{name}: cannot read"))?;
+        Bytes::Owned(v)
+    } else {
+        Bytes::Mapped(map(&file).with_context(|| format!("{name}: cannot map"))?)
+    };
+    Ok(Input {
+        name,
+        container,
+        source: Source::Whole(bytes),
+    })
+}
+
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// Chains already-read bytes in front of a reader.
+struct Prefixed<R> {
+    head: Vec<u8>,
+    pos: usize,
+    rest: R,
+}
+
+impl<R: Read> Read for Prefixed<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos < self.head.len() {
+            let n = (self.head.len() - self.pos).min(out.len());
+            out[..n].copy_from_slice(&self.head[self.pos..self.pos + n]);
+            self.pos += n;
+            return Ok(n);
+        }
+        self.rest.read(out)
+    }
+}
+
+/// Looks at the first bytes of a stream and unwraps LZ4 frames and the `VCS` envelope.
+fn sniff_stream(
+    name: String,
+    mut r: Box<dyn Read + Send>,
+    container: &'static str,
+) -> Result<Input> {
+    let mut head = [0u8; 7];
+    let n = read_up_to(&mut r, &mut head).with_context(|| format!("{name}: cannot read"))?;
+    let head = head[..n].to_vec();
+    if head.starts_with(b"VCS") {
+        // Valkey 9.2 `rdbcompression lz4`: "VCS", version 1, codec 1 (LZ4), reserved 0,
+        // stream kind 1 (RDB), then one LZ4 frame holding a plain RDB.
+        if n < 7 {
+            bail!("{name}: offset {n}: expected a 7-byte VCS envelope header, the input ended");
+        }
+        if head[3] != 1 {
+            bail!(
+                "{name}: offset 3: expected VCS envelope version 1, found {}",
+                head[3]
+            );
+        }
+        if head[4] != 1 {
+            bail!(
+                "{name}: offset 4: expected VCS codec 1 (LZ4), found {} (not supported)",
+                head[4]
+            );
+        }
+        if head[5] != 0 || head[6] != 1 {
+            bail!("{name}: offset 5: expected VCS reserved byte 0 and stream kind 1 (RDB)");
+        }
+        let dec = lz4_flex::frame::FrameDecoder::new(r);
+        return Ok(Input {
+            name,
+            container: "vcs",
+            source: Source::Stream(Box::new(dec)),
+        });
+    }
+    let r = Prefixed {
+        head: head.clone(),
+        pos: 0,
+        rest: r,
+    };
+    if head.starts_with(&LZ4_MAGIC) {
+        let dec = lz4_flex::frame::FrameDecoder::new(r);
+        return Ok(Input {
+            name,
+            container: "lz4",
+            source: Source::Stream(Box::new(dec)),
+        });
+    }
+    Ok(Input {
+        name,
+        container,
+        source: Source::Stream(Box::new(r)),
+    })
+}

@@ -1,0 +1,141 @@
+//! `rdbscope verify`: structure, checksum and inventory of each file.
+
+use crate::{input, read_input, Exit, InputArgs};
+use anyhow::Result;
+use rdbscope_analysis::inventory::{describe_header, Inventory};
+use std::io::Write;
+
+/// Arguments of `verify`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Snapshot files (`-` for standard input; `.lz4`, Valkey `VCS` files and AOF
+    /// directories are recognised).
+    #[arg(required = true)]
+    files: Vec<String>,
+    #[command(flatten)]
+    input: InputArgs,
+}
+
+/// Runs `verify` over every file; the exit code is the worst outcome.
+///
+/// # Errors
+/// Output errors.
+pub fn run(args: &Args) -> Result<Exit> {
+    let mut worst = Exit::Ok;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for (i, file) in args.files.iter().enumerate() {
+        if i > 0 {
+            writeln!(out)?;
+        }
+        let inp = match input::open(file, args.input.no_mmap) {
+            Ok(i) => i,
+            Err(e) => {
+                eprintln!("rdbscope: {e:#}");
+                worst = worst.max(Exit::Error);
+                continue;
+            }
+        };
+        let name = inp.name.clone();
+        let container = inp.container;
+        let mut inv = Inventory::default();
+        let outcome = read_input(inp, &args.input, |r| {
+            inv.observe(r);
+            Ok(())
+        })?;
+        writeln!(out, "file: {name}")?;
+        if container != "rdb" {
+            writeln!(out, "container: {container}")?;
+        }
+        if let Some(h) = outcome.summary.header {
+            writeln!(out, "format: {}", describe_header(&h))?;
+        }
+        for a in &inv.aux {
+            if a.count > 1 {
+                writeln!(
+                    out,
+                    "aux {}: {} (written {} times)",
+                    a.key, a.value, a.count
+                )?;
+            } else {
+                writeln!(out, "aux {}: {}", a.key, a.value)?;
+            }
+        }
+        for (name, engine) in &inv.functions {
+            writeln!(out, "function library: {name} ({engine})")?;
+        }
+        for (m, c) in &inv.modules {
+            writeln!(
+                out,
+                "module {m}: {} value(s), {} aux record(s), {} bytes",
+                c.values, c.aux, c.bytes
+            )?;
+        }
+        writeln!(out, "keys: {}", inv.keys())?;
+        for (db, c) in &inv.keys_by_db {
+            writeln!(
+                out,
+                "  db{db}: {} keys, {} with TTL, {} already expired",
+                c.keys, c.expires, c.expired
+            )?;
+        }
+        for (t, n) in &inv.keys_by_encoding {
+            writeln!(out, "  {t}: {n}")?;
+        }
+        match inv.ctime_ms() {
+            Some(ms) => writeln!(
+                out,
+                "expired at snapshot time (ctime {}): {}",
+                ms / 1000,
+                inv.expired
+            )?,
+            None => writeln!(
+                out,
+                "expired at snapshot time: unknown (no ctime AUX field)"
+            )?,
+        }
+        if inv.slot_infos > 0 {
+            writeln!(out, "slot info records: {}", inv.slot_infos)?;
+        }
+        if inv.slot_imports > 0 {
+            writeln!(out, "slot import records: {}", inv.slot_imports)?;
+        }
+        let s = &outcome.summary;
+        if s.checksum_disabled {
+            writeln!(
+                out,
+                "checksum: disabled in the file (saved with rdbchecksum no)"
+            )?;
+        } else if let Some((stored, computed)) = s.checksum {
+            if stored == computed {
+                writeln!(out, "checksum: ok (0x{stored:016x})")?;
+            }
+        } else if outcome.damage.is_none() {
+            writeln!(out, "checksum: not checked")?;
+        }
+        if s.trailing_bytes > 0 {
+            let resp = s.trailing_head.first() == Some(&b'*');
+            let what = if resp {
+                "AOF tail (RESP commands)"
+            } else {
+                "trailing bytes"
+            };
+            writeln!(
+                out,
+                "{what} after the RDB part: {} bytes at offset {}",
+                s.trailing_bytes, s.rdb_bytes
+            )?;
+        }
+        match outcome.damage {
+            None => writeln!(out, "result: valid")?,
+            Some(d) => {
+                writeln!(out, "result: damaged")?;
+                out.flush()?;
+                eprintln!("{name}: {d}");
+                worst = worst.max(Exit::Damaged);
+            }
+        }
+    }
+    out.flush()?;
+    Ok(worst)
+}
