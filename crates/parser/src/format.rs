@@ -152,6 +152,14 @@ pub enum ValueKind {
     StreamListpacks5,
     /// 22 under the `VALKEY` magic: `RDB_TYPE_HASH_2` (Valkey 9, field TTLs).
     ValkeyHash2,
+    /// 64 in KeyDB files: `RDB_TYPE_CRON` (KEYDB.CRON jobs).
+    KeydbCron,
+    /// 30 in Dragonfly files (`df-ver` AUX): a JSON document as one string.
+    DragonflyJson,
+    /// 31 in Dragonfly files: hash with per-field expiry (field, value, ttl strings).
+    DragonflyHashWithExpiry,
+    /// 32 in Dragonfly files: set with per-member expiry (member, ttl strings).
+    DragonflySetWithExpiry,
 }
 
 impl ValueKind {
@@ -187,6 +195,7 @@ impl ValueKind {
             25 if dialect == Dialect::Redis => HashListpackEx,
             26 if dialect == Dialect::Redis => StreamListpacks4,
             27 if dialect == Dialect::Redis => StreamListpacks5,
+            64 if dialect == Dialect::Common => KeydbCron,
             _ => return None,
         })
     }
@@ -198,13 +207,21 @@ impl ValueKind {
         match self {
             String => DataType::String,
             List | ListZiplist | ListQuicklist | ListQuicklist2 => DataType::List,
-            Set | SetIntset | SetListpack => DataType::Set,
+            Set | SetIntset | SetListpack | DragonflySetWithExpiry => DataType::Set,
             Zset | Zset2 | ZsetZiplist | ZsetListpack => DataType::Zset,
-            Hash | HashZipmap | HashZiplist | HashListpack | HashMetadataPreGa
-            | HashListpackExPreGa | HashMetadata | HashListpackEx | ValkeyHash2 => DataType::Hash,
+            Hash
+            | HashZipmap
+            | HashZiplist
+            | HashListpack
+            | HashMetadataPreGa
+            | HashListpackExPreGa
+            | HashMetadata
+            | HashListpackEx
+            | ValkeyHash2
+            | DragonflyHashWithExpiry => DataType::Hash,
             StreamListpacks | StreamListpacks2 | StreamListpacks3 | StreamListpacks4
             | StreamListpacks5 => DataType::Stream,
-            ModulePreGa | Module2 => DataType::Module,
+            ModulePreGa | Module2 | KeydbCron | DragonflyJson => DataType::Module,
         }
     }
 
@@ -240,6 +257,10 @@ impl ValueKind {
             StreamListpacks4 => "STREAM_LISTPACKS_4",
             StreamListpacks5 => "STREAM_LISTPACKS_5",
             ValkeyHash2 => "HASH_2",
+            KeydbCron => "KEYDB_CRON",
+            DragonflyJson => "DF_JSON",
+            DragonflyHashWithExpiry => "DF_HASH_WITH_EXPIRY",
+            DragonflySetWithExpiry => "DF_SET_WITH_EXPIRY",
         }
     }
 }

@@ -128,6 +128,9 @@ pub struct ParserState {
     pub db: u64,
     /// Whether `EOF` has been read.
     pub done: bool,
+    /// Whether the file was written by Dragonfly (a `df-ver` AUX field was seen), which
+    /// enables its extension types.
+    pub dragonfly: bool,
 }
 
 /// A fallible pull iterator over the records of an RDB file held in memory.
@@ -162,6 +165,7 @@ impl<'a> Records<'a> {
                 header,
                 db: 0,
                 done: false,
+                dragonfly: false,
             },
             failed: false,
         })
@@ -245,6 +249,9 @@ impl<'a> Records<'a> {
                         // and its type byte; the loaders keep pending attributes across it.
                         continue;
                     }
+                    if key.as_raw() == Some(b"df-ver") {
+                        self.state.dragonfly = true;
+                    }
                     Record::Aux {
                         key,
                         value,
@@ -291,6 +298,38 @@ impl<'a> Records<'a> {
                         offset: at,
                     }
                 }
+                Opcode(200) if self.state.dragonfly => {
+                    c.bytes(8, "Dragonfly FULLSYNC_END")?;
+                    continue;
+                }
+                Opcode(210) if self.state.dragonfly => {
+                    c.len("Dragonfly journal entry count")?;
+                    c.skip_string("Dragonfly journal blob")?;
+                    continue;
+                }
+                Opcode(211) if self.state.dragonfly => {
+                    c.bytes(8, "Dragonfly journal offset")?;
+                    continue;
+                }
+                Opcode(220) if self.state.dragonfly => {
+                    // DF_MASK: a key attribute (u32 flags; a second u32 of memcached flags
+                    // when bit 1 is set).
+                    let flags = u32::from_le_bytes(c.array("Dragonfly key flags")?);
+                    if flags & 2 != 0 {
+                        c.bytes(4, "Dragonfly memcached flags")?;
+                    }
+                    continue;
+                }
+                Opcode(223) if self.state.dragonfly => {
+                    c.len("Dragonfly shard id")?;
+                    c.skip_string("Dragonfly index name")?;
+                    let m = c.count("Dragonfly index entries", 2)?;
+                    for _ in 0..m {
+                        c.skip_string("Dragonfly index key")?;
+                        c.len("Dragonfly document id")?;
+                    }
+                    continue;
+                }
                 Opcode::RAM_LRU_ENTERPRISE => {
                     // Redis Enterprise writes a per-key RAM-LRU attribute (opcode 107, one
                     // length) before keys; open-source servers ignore it, and so do we.
@@ -329,7 +368,13 @@ impl<'a> Records<'a> {
                 }
                 _ => {
                     let vt = ValueType(op);
-                    let Some(kind) = ValueKind::resolve(vt, dialect) else {
+                    let kind = match (op, self.state.dragonfly) {
+                        (30, true) => Some(ValueKind::DragonflyJson),
+                        (31, true) => Some(ValueKind::DragonflyHashWithExpiry),
+                        (32, true) => Some(ValueKind::DragonflySetWithExpiry),
+                        _ => ValueKind::resolve(vt, dialect),
+                    };
+                    let Some(kind) = kind else {
                         return Err(Error::new(at, foreign_code(op)));
                     };
                     let key = c.string("key")?;
@@ -465,6 +510,32 @@ pub(crate) fn skip_value(c: &mut Cursor<'_>, kind: ValueKind) -> Result<()> {
         ModulePreGa => Err(c.err(ErrorKind::Unsupported(
             "pre-GA module value (RDB type 6) cannot be skipped",
         ))),
+        KeydbCron => {
+            // KeyDB `RDB_TYPE_CRON`: script, start time, interval, keys, args.
+            c.skip_string("cron script")?;
+            c.i64_le("cron start time")?;
+            c.i64_le("cron interval")?;
+            for what in ["cron key count", "cron argument count"] {
+                let n = c.count(what, 1)?;
+                for _ in 0..n {
+                    c.skip_string("cron string")?;
+                }
+            }
+            Ok(())
+        }
+        DragonflyJson => c.skip_string("JSON document"),
+        DragonflyHashWithExpiry | DragonflySetWithExpiry => {
+            let per = if kind == DragonflyHashWithExpiry {
+                3
+            } else {
+                2
+            };
+            let n = c.count("element count", per)?;
+            for _ in 0..n * per {
+                c.skip_string("element")?;
+            }
+            Ok(())
+        }
     }
 }
 

@@ -346,10 +346,17 @@ impl<'a> Value<'a> {
     pub fn element_count(&self, scratch: &mut Scratch) -> Result<u64> {
         use ValueKind::*;
         match self.kind {
-            String | Module2 | ModulePreGa => Ok(1),
-            List | Set | Zset | Zset2 | Hash | HashMetadataPreGa | HashMetadata | ValkeyHash2 => {
-                Ok(self.count_prefix().unwrap_or(0))
-            }
+            String | Module2 | ModulePreGa | KeydbCron | DragonflyJson => Ok(1),
+            List
+            | Set
+            | Zset
+            | Zset2
+            | Hash
+            | HashMetadataPreGa
+            | HashMetadata
+            | ValkeyHash2
+            | DragonflyHashWithExpiry
+            | DragonflySetWithExpiry => Ok(self.count_prefix().unwrap_or(0)),
             StreamListpacks | StreamListpacks2 | StreamListpacks3 | StreamListpacks4
             | StreamListpacks5 => Ok(self.stream()?.map_or(0, |s| s.length)),
             _ => {
@@ -444,6 +451,30 @@ impl<'a> Value<'a> {
                         ttl
                     };
                     f(Element::Field(scalar_of(&fs, a)?, scalar_of(&vs, b)?, ttl));
+                }
+            }
+            DragonflyHashWithExpiry | DragonflySetWithExpiry => {
+                // TTLs are seconds since 2023-02-01 00:00:00 UTC (Dragonfly's
+                // `kMemberExpiryBase`), -1 = none, written as integer strings.
+                let n = c.len("count")?;
+                for _ in 0..n {
+                    let m = c.string("member")?;
+                    let v = if self.kind == DragonflyHashWithExpiry {
+                        Some(c.string("value")?)
+                    } else {
+                        None
+                    };
+                    let t = c.string("member ttl")?;
+                    let mut tb = Vec::new();
+                    let ttl = std::str::from_utf8(t.bytes(&mut tb)?)
+                        .ok()
+                        .and_then(|x| x.parse::<i64>().ok())
+                        .filter(|&x| x >= 0)
+                        .map(|x| (x + 1_675_209_600).saturating_mul(1000));
+                    match v {
+                        Some(v) => f(Element::Field(scalar_of(&m, a)?, scalar_of(&v, b)?, ttl)),
+                        None => f(Element::Item(scalar_of(&m, a)?)),
+                    }
                 }
             }
             ListQuicklist | ListQuicklist2 => {
