@@ -5,5 +5,7 @@
 //! memory model and the mergeable aggregates of `analyze`. Nothing here knows about
 //! terminals.
 
+pub mod alloc;
 pub mod inventory;
+pub mod model;
 pub mod source;
