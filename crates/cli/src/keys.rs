@@ -3,7 +3,9 @@
 use crate::escape::{escape, Escape};
 use crate::{input, read_input, Exit, InputArgs};
 use anyhow::Result;
-use rdbscope_parser::{DataType, Record};
+use rdbscope_analysis::alloc::Allocator;
+use rdbscope_analysis::model::{Model, ServerLine};
+use rdbscope_parser::{DataType, Record, Scratch};
 use std::io::{BufWriter, Write};
 
 /// Output formats of `keys`.
@@ -24,8 +26,37 @@ pub struct Args {
     /// How key names are written.
     #[arg(long, value_enum, default_value_t = Escape::Print)]
     escape: Escape,
+    /// Memory model: the server line whose accounting to reproduce (e.g. `redis-7.2`);
+    /// default: the line that wrote the file (`redis-ver` / `valkey-ver` AUX).
+    #[arg(long)]
+    model: Option<String>,
+    /// Allocator of the loading server.
+    #[arg(long, value_enum, default_value_t = AllocatorArg::Jemalloc)]
+    allocator: AllocatorArg,
     #[command(flatten)]
     input: InputArgs,
+}
+
+/// `--allocator` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AllocatorArg {
+    /// The jemalloc Redis and Valkey bundle (8-byte quantum): upstream builds, official images.
+    Jemalloc,
+    /// A system jemalloc with a 16-byte quantum (Debian and Ubuntu packages).
+    #[value(name = "jemalloc-16")]
+    Jemalloc16,
+    /// glibc malloc.
+    Libc,
+}
+
+impl From<AllocatorArg> for Allocator {
+    fn from(a: AllocatorArg) -> Self {
+        match a {
+            AllocatorArg::Jemalloc => Allocator::Jemalloc,
+            AllocatorArg::Jemalloc16 => Allocator::Jemalloc16,
+            AllocatorArg::Libc => Allocator::Libc,
+        }
+    }
 }
 
 fn json_str(s: &str) -> String {
@@ -37,6 +68,14 @@ fn json_str(s: &str) -> String {
 /// # Errors
 /// Opening the input or writing the output.
 pub fn run(args: &Args) -> Result<Exit> {
+    let forced = match &args.model {
+        Some(m) => Some(ServerLine::parse(m).ok_or_else(|| anyhow::anyhow!("unknown --model {m:?} (known: redis-7.0, redis-7.2, redis-7.4, redis-8.0, valkey-7.2)"))?),
+        None => None,
+    };
+    let allocator: Allocator = args.allocator.into();
+    let mut versions: (Option<String>, Option<String>) = (None, None);
+    let mut model: Option<Option<Model>> = None;
+    let mut scratch = Scratch::new();
     let inp = input::open(&args.file, args.input.no_mmap)?;
     let name = inp.name.clone();
     let stdout = std::io::stdout();
@@ -47,6 +86,18 @@ pub fn run(args: &Args) -> Result<Exit> {
     let mut key_buf = Vec::new();
     let outcome = read_input(inp, &args.input, |rec| {
         match rec {
+            Record::Aux { key, value, .. } if key.as_raw() == Some(b"redis-ver") => {
+                versions.0 = value
+                    .to_vec()
+                    .ok()
+                    .map(|v| String::from_utf8_lossy(&v).into_owned());
+            }
+            Record::Aux { key, value, .. } if key.as_raw() == Some(b"valkey-ver") => {
+                versions.1 = value
+                    .to_vec()
+                    .ok()
+                    .map(|v| String::from_utf8_lossy(&v).into_owned());
+            }
             Record::Aux { key, value, .. } if key.as_raw() == Some(b"ctime") => {
                 ctime = value
                     .to_vec()
@@ -81,6 +132,29 @@ pub fn run(args: &Args) -> Result<Exit> {
                     k.offset,
                     k.size
                 )?;
+                let model = *model.get_or_insert_with(|| {
+                    forced
+                        .or_else(|| {
+                            ServerLine::from_versions(versions.0.as_deref(), versions.1.as_deref())
+                        })
+                        .map(|line| Model::new(line, allocator))
+                });
+                match model.map(|m| m.estimate(k, &mut scratch)) {
+                    Some(Ok(e)) => write!(
+                        out,
+                        ",\"memory\":{},\"encoding\":\"{}\",\"elements\":{},\"largest_element\":{}",
+                        e.memory,
+                        e.encoding.as_str(),
+                        e.elements,
+                        e.largest_element
+                    )?,
+                    Some(Err(e)) => write!(
+                        out,
+                        ",\"memory\":null,\"anomaly\":{}",
+                        json_str(&e.to_string())
+                    )?,
+                    None => out.write_all(b",\"memory\":null")?,
+                }
                 if let Some(i) = k.idle {
                     write!(out, ",\"idle_seconds\":{i}")?;
                 }

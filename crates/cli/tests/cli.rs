@@ -321,3 +321,74 @@ fn usage_errors_exit_2_and_missing_file_exits_1() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/dump.rdb"));
 }
+
+#[test]
+fn keys_memory_matches_fixture_truth() {
+    // The fixtures come from Debian's redis-server 7.0 (system jemalloc, 16-byte quantum).
+    let (mut total, mut exact) = (0, 0);
+    let mut misses = Vec::new();
+    for f in fixtures_rdb() {
+        let truth_path = f.with_extension("truth.jsonl");
+        if !truth_path.exists() {
+            continue;
+        }
+        let truth: std::collections::HashMap<(u64, String), Value> =
+            std::fs::read_to_string(&truth_path)
+                .unwrap()
+                .lines()
+                .map(|l| {
+                    let j: Value = serde_json::from_str(l).unwrap();
+                    (
+                        (
+                            j["db"].as_u64().unwrap(),
+                            j["key_hex"].as_str().unwrap().to_string(),
+                        ),
+                        j,
+                    )
+                })
+                .collect();
+        let (rows, _) = keys_jsonl(&[
+            "--escape",
+            "hex",
+            "--allocator",
+            "jemalloc-16",
+            f.to_str().unwrap(),
+        ]);
+        for r in rows {
+            let Some(t) = truth.get(&(
+                r["db"].as_u64().unwrap(),
+                r["key"].as_str().unwrap().to_string(),
+            )) else {
+                continue;
+            };
+            assert_eq!(
+                r["encoding"],
+                t["encoding"],
+                "{}: {}",
+                f.display(),
+                r["key"]
+            );
+            if matches!(t["encoding"].as_str(), Some("skiplist" | "stream")) {
+                continue;
+            }
+            total += 1;
+            if r["memory"] == t["memory_usage"] {
+                exact += 1;
+            } else {
+                misses.push(format!(
+                    "{} {} {} vs {}",
+                    f.display(),
+                    r["key"],
+                    r["memory"],
+                    t["memory_usage"]
+                ));
+            }
+        }
+    }
+    assert!(total > 300);
+    assert!(
+        misses.is_empty(),
+        "{exact}/{total} exact; misses:\n{}",
+        misses.join("\n")
+    );
+}
