@@ -193,12 +193,14 @@ pub mod listpack {
         Ok(n)
     }
 
+    /// Bytes of the back-length for an entry of `l` bytes; `lpEncodeBacklen` compares
+    /// strictly, so 16383 already takes 3 bytes.
     fn backlen_size(l: usize) -> usize {
         match l {
             0..=127 => 1,
-            128..=16383 => 2,
-            16384..=2097151 => 3,
-            2097152..=268435455 => 4,
+            128..=16382 => 2,
+            16383..=2097150 => 3,
+            2097151..=268435454 => 4,
             _ => 5,
         }
     }

@@ -10,7 +10,9 @@
 /// A static description of the corruption.
 pub fn decompress_into(input: &[u8], ulen: usize, out: &mut Vec<u8>) -> Result<(), &'static str> {
     out.clear();
-    out.reserve(ulen);
+    // Reserve no more than the input could plausibly expand to; the output still never
+    // grows past `ulen`.
+    out.reserve(ulen.min(input.len().saturating_mul(4).saturating_add(64)));
     decompress_prefix(input, ulen, usize::MAX, out)?;
     if out.len() != ulen {
         return Err("output shorter than the declared length");
