@@ -22,6 +22,9 @@ pub enum ServerLine {
     Redis74,
     /// Valkey 7.2 (accounting identical to Redis 7.2).
     Valkey72,
+    /// Valkey 8.0: keys embedded in the main dict entry, sets without per-member entries
+    /// for bucket-resident members, the newer sds header rule.
+    Valkey80,
 }
 
 impl ServerLine {
@@ -34,6 +37,7 @@ impl ServerLine {
         if let Some(v) = valkey_ver {
             return match parse(v)? {
                 (7, _) => Some(ServerLine::Valkey72),
+                (8, 0) => Some(ServerLine::Valkey80),
                 _ => None,
             };
         }
@@ -53,6 +57,7 @@ impl ServerLine {
             ServerLine::Redis72 => "redis-7.2",
             ServerLine::Redis74 => "redis-7.4",
             ServerLine::Valkey72 => "valkey-7.2",
+            ServerLine::Valkey80 => "valkey-8.0",
         }
     }
 
@@ -63,6 +68,7 @@ impl ServerLine {
             "redis-7.2" => ServerLine::Redis72,
             "redis-7.4" | "redis-8.0" => ServerLine::Redis74,
             "valkey-7.2" => ServerLine::Valkey72,
+            "valkey-8.0" => ServerLine::Valkey80,
             _ => return None,
         })
     }
@@ -183,6 +189,19 @@ pub struct KeyEstimate {
     pub largest_element: u64,
 }
 
+/// Header size of an sds string of length `len` (`sdsReqType` of Redis ≥ 8.2 and Valkey
+/// ≥ 8.0, which keeps the header plus terminator within the type's range).
+fn sds_hdr_new(len: u64) -> u64 {
+    match len {
+        0 => 3,
+        1..=31 => 1,
+        32..=252 => 3,
+        253..=65530 => 5,
+        65531..=0xFFFF_FFF5 => 9,
+        _ => 17,
+    }
+}
+
 /// Header size of an sds string of length `len` (`sdsReqType`, Redis ≤ 8.0).
 fn sds_hdr(len: u64) -> u64 {
     match len {
@@ -239,9 +258,9 @@ fn lp_int_size(v: i64) -> u64 {
 fn lp_backlen(l: u64) -> u64 {
     match l {
         0..=127 => 1,
-        128..=16383 => 2,
-        16384..=2_097_151 => 3,
-        2_097_152..=268_435_455 => 4,
+        128..=16382 => 2,
+        16383..=2_097_150 => 3,
+        2_097_151..=268_435_454 => 4,
         _ => 5,
     }
 }
@@ -343,7 +362,15 @@ impl Model {
 
     /// `sdsZmallocSize` of an sds of `len` bytes created by `sdsnewlen`.
     fn sds(&self, len: u64) -> u64 {
-        self.c(sds_hdr(len) + len + 1)
+        self.c(self.hdr(len) + len + 1)
+    }
+
+    fn hdr(&self, len: u64) -> u64 {
+        if self.line == ServerLine::Valkey80 {
+            sds_hdr_new(len)
+        } else {
+            sds_hdr(len)
+        }
     }
 
     /// Expected `zmalloc_size` of a skiplist node (`zslRandomLevel`: p = 1/4, max 32).
@@ -360,6 +387,10 @@ impl Model {
 
     /// The key's share: its sds, the main dict entry, and cluster metadata.
     fn key_part(&self, keylen: u64) -> u64 {
+        if self.line == ServerLine::Valkey80 {
+            // `dictEntryEmbedded`: 17-byte header then the key sds (`createEmbeddedEntry`).
+            return self.c(17 + self.hdr(keylen) + keylen + 1);
+        }
         let meta = match (self.cluster, self.line) {
             (true, ServerLine::Redis70) => 16,
             (true, ServerLine::Redis72 | ServerLine::Valkey72) => 8,
@@ -624,7 +655,17 @@ impl Model {
                         largest_element: largest,
                     });
                 }
-                let memory = sampled(16 + 56 + 8 * dict_buckets(n), 24 * n + sds_sum, n, n);
+                let buckets = dict_buckets(n);
+                let entries = if self.line == ServerLine::Valkey80 {
+                    // Valkey 8.0 stores a member directly in its bucket unless the bucket is
+                    // shared: 16-byte `dictEntryNoValue` only for the others (expected count).
+                    let b = buckets as f64;
+                    let occupied = b * (1.0 - (1.0 - 1.0 / b).powf(n as f64));
+                    (16.0 * (n as f64 - occupied)).round() as u64
+                } else {
+                    24 * n
+                };
+                let memory = sampled(16 + 56 + 8 * buckets, entries + sds_sum, n, n);
                 Ok(KeyEstimate {
                     memory,
                     encoding: Encoding::Hashtable,
@@ -684,7 +725,7 @@ impl Model {
                 largest = largest.max(f.len()).max(v.len());
                 lp += lp_entry_size(f) + lp_entry_size(v) + lp_int_size(ttl.unwrap_or(0));
                 let meta = if ttl.is_some() { 18 } else { 0 };
-                elesize += self.c(sds_hdr(f.len()) + f.len() + 1 + meta) + self.sds(v.len()) + 24;
+                elesize += self.c(self.hdr(f.len()) + f.len() + 1 + meta) + self.sds(v.len()) + 24;
             }
         })?;
         if n <= t.hash_entries && largest <= t.hash_value {
