@@ -8,4 +8,5 @@
 pub mod alloc;
 pub mod inventory;
 pub mod model;
+pub mod rax;
 pub mod source;

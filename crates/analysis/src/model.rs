@@ -823,22 +823,48 @@ impl Model {
         })
     }
 
+    /// Streams (`objectComputeSize` OBJ_STREAM): the stream struct, the radix tree of
+    /// listpack nodes, every listpack's allocation, and for each group its struct, PEL tree
+    /// and NACKs, and each consumer's struct, name and PEL tree.
     fn stream(&self, k: &KeyRecord<'_>) -> Result<KeyEstimate> {
-        // Approximate until the radix tree is replayed: one rax node per listpack node.
+        use crate::rax::{node_count, stream_radix_memory};
         let Some(s) = k.value.stream()? else {
             return unreachable_estimate();
         };
+        let mut keys: Vec<[u8; 16]> = Vec::with_capacity(s.nodes.min(1 << 16) as usize);
         let mut lp_sum = 0u64;
+        let mut buf = Vec::new();
         s.for_each_node(|n| {
             lp_sum += self.c(n.listpack.len());
+            let mut id = [0u8; 16];
+            id.copy_from_slice(n.master_key.bytes(&mut buf)?.get(..16).unwrap_or(&[0; 16]));
+            keys.push(id);
             Ok(())
         })?;
-        let radix = |numele: u64| 16 * numele + 244 * (numele + 1);
-        let mut memory = 16 + 80 + radix(s.nodes) + lp_sum;
+        keys.sort_unstable();
+        let mut memory = 16 + 80 + stream_radix_memory(s.nodes, node_count(&keys)) + lp_sum;
+        let consumer_size = if self.line == ServerLine::Redis70 {
+            24
+        } else {
+            32
+        };
         s.for_each_group(|g| {
-            memory += 40 + radix(g.pel) + 24 * g.pel;
+            keys.clear();
+            g.for_each_pending(|p| {
+                keys.push(id_bytes(p.id));
+                Ok(())
+            })?;
+            keys.sort_unstable();
+            memory += 40 + stream_radix_memory(g.pel, node_count(&keys)) + 24 * g.pel;
             g.for_each_consumer(|c| {
-                memory += 32 + c.name.len() + radix(c.pel);
+                keys.clear();
+                c.for_each_pending_id(|id| {
+                    keys.push(id_bytes(id));
+                    Ok(())
+                })?;
+                keys.sort_unstable();
+                memory +=
+                    consumer_size + c.name.len() + stream_radix_memory(c.pel, node_count(&keys));
                 Ok(())
             })
         })?;
@@ -917,6 +943,13 @@ impl DictSim {
     fn slots(&self) -> u64 {
         self.size0 + self.rehash.map_or(0, |r| r.0)
     }
+}
+
+fn id_bytes(id: rdbscope_parser::stream::StreamId) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&id.ms.to_be_bytes());
+    b[8..].copy_from_slice(&id.seq.to_be_bytes());
+    b
 }
 
 fn unreachable_estimate() -> Result<KeyEstimate> {
