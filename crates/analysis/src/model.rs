@@ -438,7 +438,7 @@ impl Model {
                     memory: self.c(base),
                     ..v
                 },
-                _ if base + 3 + vlen + 1 <= 64 => KeyEstimate {
+                _ if base + 3 + vlen < 64 => KeyEstimate {
                     memory: self.c(base + 3 + vlen + 1),
                     encoding: Encoding::Embstr,
                     ..v
