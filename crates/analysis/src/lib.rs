@@ -6,6 +6,7 @@
 //! terminals.
 
 pub mod alloc;
+pub mod filter;
 pub mod inventory;
 pub mod model;
 pub mod rax;

@@ -4,7 +4,8 @@ use crate::escape::{escape, Escape};
 use crate::{input, read_input, Exit, InputArgs};
 use anyhow::Result;
 use rdbscope_analysis::alloc::Allocator;
-use rdbscope_analysis::model::{Model, ServerLine};
+use rdbscope_analysis::filter::KeyFilter;
+use rdbscope_analysis::model::{KeyEstimate, Model, ServerLine};
 use rdbscope_parser::{DataType, Record, Scratch};
 use std::io::{BufWriter, Write};
 
@@ -13,6 +14,93 @@ use std::io::{BufWriter, Write};
 pub enum Format {
     /// One JSON object per line.
     Jsonl,
+    /// RFC 4180 CSV with a header row.
+    Csv,
+    /// The redis-rdb-tools memory report columns, for existing scripts.
+    #[value(name = "rdbtools-csv")]
+    RdbtoolsCsv,
+}
+
+/// Types for `--type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TypeArg {
+    /// Strings.
+    String,
+    /// Lists.
+    List,
+    /// Sets.
+    Set,
+    /// Sorted sets.
+    Zset,
+    /// Hashes.
+    Hash,
+    /// Streams.
+    Stream,
+    /// Module values.
+    Module,
+}
+
+impl From<TypeArg> for DataType {
+    fn from(t: TypeArg) -> Self {
+        match t {
+            TypeArg::String => DataType::String,
+            TypeArg::List => DataType::List,
+            TypeArg::Set => DataType::Set,
+            TypeArg::Zset => DataType::Zset,
+            TypeArg::Hash => DataType::Hash,
+            TypeArg::Stream => DataType::Stream,
+            TypeArg::Module => DataType::Module,
+        }
+    }
+}
+
+/// Key filters shared with `analyze`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct FilterArgs {
+    /// Only these databases (repeatable).
+    #[arg(long)]
+    pub db: Vec<u64>,
+    /// Only these types (repeatable).
+    #[arg(long = "type", value_enum)]
+    pub types: Vec<TypeArg>,
+    /// Only keys matching this Redis-style glob (`*`, `?`, `[a-z]`, `\x`).
+    #[arg(long = "match")]
+    pub glob: Option<String>,
+    /// Only keys matching this regular expression.
+    #[arg(long)]
+    pub regex: Option<String>,
+    /// Only keys whose predicted memory is at least this many bytes.
+    #[arg(long)]
+    pub min_memory: Option<u64>,
+    /// Only keys without a TTL.
+    #[arg(long)]
+    pub no_expiry: bool,
+    /// Only keys already expired at snapshot time.
+    #[arg(long)]
+    pub expired: bool,
+}
+
+impl FilterArgs {
+    /// Builds the filter.
+    ///
+    /// # Errors
+    /// An invalid regular expression.
+    pub fn build(&self) -> Result<KeyFilter> {
+        Ok(KeyFilter {
+            dbs: self.db.clone(),
+            types: self.types.iter().map(|&t| t.into()).collect(),
+            glob: self.glob.as_ref().map(|g| g.as_bytes().to_vec()),
+            regex: match &self.regex {
+                Some(r) => {
+                    Some(regex::bytes::Regex::new(r).map_err(|e| anyhow::anyhow!("--regex: {e}"))?)
+                }
+                None => None,
+            },
+            min_memory: self.min_memory,
+            no_expiry: self.no_expiry,
+            expired: self.expired,
+        })
+    }
 }
 
 /// Arguments of `keys`.
@@ -33,6 +121,8 @@ pub struct Args {
     /// Allocator of the loading server.
     #[arg(long, value_enum, default_value_t = AllocatorArg::Jemalloc)]
     allocator: AllocatorArg,
+    #[command(flatten)]
+    filter: FilterArgs,
     #[command(flatten)]
     input: InputArgs,
 }
@@ -63,13 +153,197 @@ fn json_str(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| String::from("\"\""))
 }
 
+/// One output row.
+struct Row<'a> {
+    db: u64,
+    key: &'a str,
+    ty: &'a str,
+    expire_at_ms: Option<i64>,
+    expired: Option<bool>,
+    rdb_type: &'static str,
+    offset: u64,
+    size: u64,
+    est: Option<KeyEstimate>,
+    anomaly: Option<String>,
+    idle: Option<u64>,
+    freq: Option<u8>,
+}
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map_or_else(String::new, |x| x.to_string())
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.ffffff` (UTC) as redis-rdb-tools prints expiries.
+fn iso_utc(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let micros = ms.rem_euclid(1000) * 1000;
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
+}
+
+fn rdbtools_type(ty: &str) -> &str {
+    if ty == "zset" {
+        "sortedset"
+    } else {
+        ty
+    }
+}
+
+enum Sink<W: Write> {
+    Jsonl(W),
+    Csv(csv::Writer<W>),
+    Rdbtools(csv::Writer<W>),
+}
+
+impl<W: Write> Sink<W> {
+    fn new(format: Format, w: W) -> std::io::Result<Self> {
+        Ok(match format {
+            Format::Jsonl => Sink::Jsonl(w),
+            Format::Csv => {
+                let mut c = csv::Writer::from_writer(w);
+                c.write_record([
+                    "db",
+                    "key",
+                    "type",
+                    "encoding",
+                    "memory",
+                    "elements",
+                    "largest_element",
+                    "expire_at_ms",
+                    "expired",
+                    "rdb_type",
+                    "offset",
+                    "size",
+                    "idle_seconds",
+                    "lfu_freq",
+                ])?;
+                Sink::Csv(c)
+            }
+            Format::RdbtoolsCsv => {
+                let mut c = csv::Writer::from_writer(w);
+                c.write_record([
+                    "database",
+                    "type",
+                    "key",
+                    "size_in_bytes",
+                    "encoding",
+                    "num_elements",
+                    "len_largest_element",
+                    "expiry",
+                ])?;
+                Sink::Rdbtools(c)
+            }
+        })
+    }
+
+    fn row(&mut self, r: &Row<'_>) -> std::io::Result<()> {
+        match self {
+            Sink::Jsonl(out) => {
+                write!(
+                    out,
+                    "{{\"db\":{},\"key\":{},\"type\":{},\"expire_at_ms\":{},\"expired\":{},\"rdb_type\":\"{}\",\"offset\":{},\"size\":{}",
+                    r.db,
+                    json_str(r.key),
+                    json_str(r.ty),
+                    r.expire_at_ms.map_or_else(|| "null".to_string(), |e| e.to_string()),
+                    r.expired.map_or_else(|| "null".to_string(), |e| e.to_string()),
+                    r.rdb_type,
+                    r.offset,
+                    r.size
+                )?;
+                match (&r.est, &r.anomaly) {
+                    (Some(e), _) => write!(
+                        out,
+                        ",\"memory\":{},\"encoding\":\"{}\",\"elements\":{},\"largest_element\":{}",
+                        e.memory,
+                        e.encoding.as_str(),
+                        e.elements,
+                        e.largest_element
+                    )?,
+                    (None, Some(a)) => write!(out, ",\"memory\":null,\"anomaly\":{}", json_str(a))?,
+                    (None, None) => out.write_all(b",\"memory\":null")?,
+                }
+                if let Some(i) = r.idle {
+                    write!(out, ",\"idle_seconds\":{i}")?;
+                }
+                if let Some(f) = r.freq {
+                    write!(out, ",\"lfu_freq\":{f}")?;
+                }
+                out.write_all(b"}\n")
+            }
+            Sink::Csv(c) => c
+                .write_record([
+                    r.db.to_string(),
+                    r.key.to_string(),
+                    r.ty.to_string(),
+                    opt(r.est.map(|e| e.encoding.as_str())),
+                    opt(r.est.map(|e| e.memory)),
+                    opt(r.est.map(|e| e.elements)),
+                    opt(r.est.map(|e| e.largest_element)),
+                    opt(r.expire_at_ms),
+                    opt(r.expired),
+                    r.rdb_type.to_string(),
+                    r.offset.to_string(),
+                    r.size.to_string(),
+                    opt(r.idle),
+                    opt(r.freq),
+                ])
+                .map_err(std::io::Error::other),
+            Sink::Rdbtools(c) => c
+                .write_record([
+                    r.db.to_string(),
+                    rdbtools_type(r.ty).to_string(),
+                    r.key.to_string(),
+                    opt(r.est.map(|e| e.memory)),
+                    opt(r.est.map(|e| e.encoding.as_str())),
+                    opt(r.est.map(|e| e.elements)),
+                    opt(r.est.map(|e| e.largest_element)),
+                    r.expire_at_ms.map_or_else(String::new, iso_utc),
+                ])
+                .map_err(std::io::Error::other),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::Jsonl(w) => w.flush(),
+            Sink::Csv(c) | Sink::Rdbtools(c) => c.flush(),
+        }
+    }
+}
+
 /// Runs `keys`.
 ///
 /// # Errors
-/// Opening the input or writing the output.
+/// Opening the input, a bad filter, or writing the output.
 pub fn run(args: &Args) -> Result<Exit> {
+    let filter = match args.filter.build() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("rdbscope: {e:#}");
+            return Ok(Exit::Usage);
+        }
+    };
     let forced = match &args.model {
-        Some(m) => Some(ServerLine::parse(m).ok_or_else(|| anyhow::anyhow!("unknown --model {m:?} (known: redis-7.0, redis-7.2, redis-7.4, redis-8.0, valkey-7.2)"))?),
+        Some(m) => Some(ServerLine::parse(m).ok_or_else(|| {
+            anyhow::anyhow!("unknown --model {m:?} (known: redis-7.0, redis-7.2, redis-7.4, redis-8.0, redis-8.2, valkey-7.2, valkey-8.0)")
+        })?),
         None => None,
     };
     let allocator: Allocator = args.allocator.into();
@@ -79,59 +353,49 @@ pub fn run(args: &Args) -> Result<Exit> {
     let inp = input::open(&args.file, args.input.no_mmap)?;
     let name = inp.name.clone();
     let stdout = std::io::stdout();
-    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut sink = Sink::new(
+        args.format,
+        BufWriter::with_capacity(1 << 16, stdout.lock()),
+    )?;
     // Keys expiring before the end of the snapshot's second (`ctime`) count as expired,
     // as in `Inventory::expired_cutoff_ms`.
-    let mut ctime: Option<i64> = None;
+    let mut cutoff: Option<i64> = None;
     let mut key_buf = Vec::new();
     let outcome = read_input(inp, &args.input, |rec| {
         match rec {
-            Record::Aux { key, value, .. } if key.as_raw() == Some(b"redis-ver") => {
-                versions.0 = value
-                    .to_vec()
-                    .ok()
-                    .map(|v| String::from_utf8_lossy(&v).into_owned());
-            }
-            Record::Aux { key, value, .. } if key.as_raw() == Some(b"valkey-ver") => {
-                versions.1 = value
-                    .to_vec()
-                    .ok()
-                    .map(|v| String::from_utf8_lossy(&v).into_owned());
-            }
-            Record::Aux { key, value, .. } if key.as_raw() == Some(b"ctime") => {
-                ctime = value
-                    .to_vec()
-                    .ok()
-                    .and_then(|v| std::str::from_utf8(&v).ok()?.parse::<i64>().ok())
-                    .map(|s| s.saturating_mul(1000).saturating_add(1000));
+            Record::Aux { key, value, .. } => {
+                let text = || {
+                    value
+                        .to_vec()
+                        .ok()
+                        .map(|v| String::from_utf8_lossy(&v).into_owned())
+                };
+                match key.as_raw() {
+                    Some(b"redis-ver") => versions.0 = text(),
+                    Some(b"valkey-ver") => versions.1 = text(),
+                    Some(b"ctime") => {
+                        cutoff = text()
+                            .and_then(|t| t.parse::<i64>().ok())
+                            .map(|s| s.saturating_mul(1000).saturating_add(1000));
+                    }
+                    _ => {}
+                }
             }
             Record::Key(k) => {
-                let key = match k.key.bytes(&mut key_buf) {
-                    Ok(b) => escape(b, args.escape),
-                    Err(e) => return Err(std::io::Error::other(e.to_string())),
+                let key_bytes = k
+                    .key
+                    .bytes(&mut key_buf)
+                    .map_err(|e| std::io::Error::other(e.to_string()))?;
+                let expired = match (k.expire_ms, cutoff) {
+                    (Some(e), Some(c)) => Some(e < c),
+                    (Some(_), None) => None,
+                    (None, _) => Some(false),
                 };
-                let ty = match k.value.data_type() {
-                    DataType::Module => k
-                        .value
-                        .module()
-                        .map_or_else(|| "module".to_string(), |m| m.id.name()),
-                    t => t.as_str().to_string(),
-                };
-                let (exp, expired) = match (k.expire_ms, ctime) {
-                    (Some(e), Some(c)) => (e.to_string(), (e < c).to_string()),
-                    (Some(e), None) => (e.to_string(), "null".to_string()),
-                    (None, _) => ("null".to_string(), "false".to_string()),
-                };
-                write!(
-                    out,
-                    "{{\"db\":{},\"key\":{},\"type\":{},\"expire_at_ms\":{exp},\"expired\":{expired},\"rdb_type\":\"{}\",\"offset\":{},\"size\":{}",
-                    k.db,
-                    json_str(&key),
-                    json_str(&ty),
-                    k.value.kind().name(),
-                    k.offset,
-                    k.size
-                )?;
+                let dt = k.value.data_type();
+                if !filter.keep_key(k.db, key_bytes, dt, k.expire_ms, expired == Some(true)) {
+                    return Ok(());
+                }
+                let key = escape(key_bytes, args.escape);
                 let model = *model.get_or_insert_with(|| {
                     forced
                         .or_else(|| {
@@ -139,40 +403,58 @@ pub fn run(args: &Args) -> Result<Exit> {
                         })
                         .map(|line| Model::new(line, allocator))
                 });
-                match model.map(|m| m.estimate(k, &mut scratch)) {
-                    Some(Ok(e)) => write!(
-                        out,
-                        ",\"memory\":{},\"encoding\":\"{}\",\"elements\":{},\"largest_element\":{}",
-                        e.memory,
-                        e.encoding.as_str(),
-                        e.elements,
-                        e.largest_element
-                    )?,
-                    Some(Err(e)) => write!(
-                        out,
-                        ",\"memory\":null,\"anomaly\":{}",
-                        json_str(&e.to_string())
-                    )?,
-                    None => out.write_all(b",\"memory\":null")?,
+                let (est, anomaly) = match model.map(|m| m.estimate(k, &mut scratch)) {
+                    Some(Ok(e)) => (Some(e), None),
+                    Some(Err(e)) => (None, Some(e.to_string())),
+                    None => (None, None),
+                };
+                if !filter.keep_memory(est.map(|e| e.memory)) {
+                    return Ok(());
                 }
-                if let Some(i) = k.idle {
-                    write!(out, ",\"idle_seconds\":{i}")?;
-                }
-                if let Some(f) = k.freq {
-                    write!(out, ",\"lfu_freq\":{f}")?;
-                }
-                out.write_all(b"}\n")?;
+                let ty = match dt {
+                    DataType::Module => k
+                        .value
+                        .module()
+                        .map_or_else(|| "module".to_string(), |m| m.id.name()),
+                    t => t.as_str().to_string(),
+                };
+                sink.row(&Row {
+                    db: k.db,
+                    key: &key,
+                    ty: &ty,
+                    expire_at_ms: k.expire_ms,
+                    expired,
+                    rdb_type: k.value.kind().name(),
+                    offset: k.offset,
+                    size: k.size,
+                    est,
+                    anomaly,
+                    idle: k.idle,
+                    freq: k.freq,
+                })?;
             }
             _ => {}
         }
         Ok(())
     })?;
-    out.flush()?;
+    sink.flush()?;
     match outcome.damage {
         None => Ok(Exit::Ok),
         Some(d) => {
             eprintln!("{name}: {d}");
             Ok(Exit::Damaged)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::iso_utc;
+
+    #[test]
+    fn iso_dates() {
+        assert_eq!(iso_utc(0), "1970-01-01T00:00:00.000000");
+        assert_eq!(iso_utc(4_102_444_800_000), "2100-01-01T00:00:00.000000");
+        assert_eq!(iso_utc(951_782_400_123), "2000-02-29T00:00:00.123000");
     }
 }

@@ -392,3 +392,129 @@ fn keys_memory_matches_fixture_truth() {
         misses.join("\n")
     );
 }
+
+/// Undoes the `print` escaping (`\xNN`, `\\`).
+fn unescape_print(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && b.get(i + 1) == Some(&b'x') {
+            out.push(u8::from_str_radix(&s[i + 2..i + 4], 16).unwrap());
+            i += 4;
+        } else if b[i] == b'\\' && b.get(i + 1) == Some(&b'\\') {
+            out.push(b'\\');
+            i += 2;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn csv_round_trips_awkward_keys() {
+    let out = rdbscope()
+        .args(["keys", "--format", "csv"])
+        .arg(fixture("strings.rdb"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let mut rdr = csv::Reader::from_reader(&out.stdout[..]);
+    let headers = rdr.headers().unwrap().clone();
+    assert_eq!(&headers[0], "db");
+    assert_eq!(&headers[1], "key");
+    let csv_keys: BTreeSet<Vec<u8>> = rdr
+        .records()
+        .map(|r| unescape_print(&r.unwrap()[1]))
+        .collect();
+    let (hex_rows, _) = keys_jsonl(&["--escape", "hex", fixture("strings.rdb").to_str().unwrap()]);
+    let want: BTreeSet<Vec<u8>> = hex_rows
+        .iter()
+        .map(|r| {
+            let h = r["key"].as_str().unwrap();
+            (0..h.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+                .collect()
+        })
+        .collect();
+    assert_eq!(csv_keys, want);
+    // The fixture has keys with a comma, a double quote, CR/LF and non-UTF-8 bytes.
+    assert!(want.iter().any(|k| k.contains(&b',')) && want.iter().any(|k| k.contains(&b'"')));
+    assert!(
+        want.iter().any(|k| k.contains(&b'\n'))
+            && want.iter().any(|k| std::str::from_utf8(k).is_err())
+    );
+}
+
+#[test]
+fn rdbtools_csv_has_the_rdbtools_columns() {
+    let out = rdbscope()
+        .args([
+            "keys",
+            "--format",
+            "rdbtools-csv",
+            "--allocator",
+            "jemalloc-16",
+        ])
+        .arg(fixture("zsets.rdb"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("database,type,key,size_in_bytes,encoding,num_elements,len_largest_element,expiry")
+    );
+    assert!(lines.all(|l| l.starts_with("0,sortedset,")));
+}
+
+#[test]
+fn filters_select_keys() {
+    let f = fixture("mixed.rdb");
+    let f = f.to_str().unwrap();
+    let (all, _) = keys_jsonl(&[f]);
+    let count = |args: &[&str]| keys_jsonl(&[args, &[f]].concat()).0;
+    let hashes = count(&["--type", "hash"]);
+    assert!(
+        !hashes.is_empty()
+            && hashes.len() < all.len()
+            && hashes.iter().all(|r| r["type"] == "hash")
+    );
+    let users = count(&["--match", "user:*"]);
+    assert!(
+        !users.is_empty()
+            && users
+                .iter()
+                .all(|r| r["key"].as_str().unwrap().starts_with("user:"))
+    );
+    let re = count(&["--regex", "^session:"]);
+    assert!(
+        !re.is_empty()
+            && re
+                .iter()
+                .all(|r| r["key"].as_str().unwrap().starts_with("session:"))
+    );
+    let big = count(&["--min-memory", "1000"]);
+    assert!(!big.is_empty() && big.iter().all(|r| r["memory"].as_u64().unwrap() >= 1000));
+    let no_ttl = count(&["--no-expiry"]);
+    assert_eq!(
+        no_ttl.len(),
+        all.iter().filter(|r| r["expire_at_ms"].is_null()).count()
+    );
+    assert_eq!(count(&["--db", "1"]).len(), 0);
+    let (expired, _) = keys_jsonl(&["--expired", fixture("expiry.rdb").to_str().unwrap()]);
+    assert_eq!(expired.len(), 3);
+    assert_eq!(
+        rdbscope()
+            .args(["keys", "--regex", "("])
+            .arg(f)
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(2)
+    );
+}
