@@ -28,6 +28,12 @@ pub enum ServerLine {
     /// Redis 8.2 (from 8.2.2, #14288): key and value in one `kvobj` allocation, counted
     /// with `zmalloc_size`; short strings embedded in it.
     Redis82,
+    /// Valkey 8.1 (experimental, `--model` only): the object layout of Redis 8.2 (key
+    /// embedded in the object) and the new open-addressing `hashtable` for sets, hashes and
+    /// zset indexes. Streams, hashtable hashes and field-TTL hashes are not right yet.
+    Valkey81,
+    /// Valkey 9.0 (experimental, `--model` only): as 8.1.
+    Valkey90,
 }
 
 impl ServerLine {
@@ -41,6 +47,8 @@ impl ServerLine {
             return match parse(v)? {
                 (7, _) => Some(ServerLine::Valkey72),
                 (8, 0) => Some(ServerLine::Valkey80),
+                // Valkey 8.1 and 9.0 are experimental (only through `--model`): streams,
+                // hashtable hashes and field-TTL hashes are not modelled yet.
                 _ => None,
             };
         }
@@ -63,6 +71,8 @@ impl ServerLine {
             ServerLine::Valkey72 => "valkey-7.2",
             ServerLine::Valkey80 => "valkey-8.0",
             ServerLine::Redis82 => "redis-8.2",
+            ServerLine::Valkey81 => "valkey-8.1",
+            ServerLine::Valkey90 => "valkey-9.0",
         }
     }
 
@@ -75,6 +85,8 @@ impl ServerLine {
             "valkey-7.2" => ServerLine::Valkey72,
             "valkey-8.0" => ServerLine::Valkey80,
             "redis-8.2" => ServerLine::Redis82,
+            "valkey-8.1" => ServerLine::Valkey81,
+            "valkey-9.0" => ServerLine::Valkey90,
             _ => return None,
         })
     }
@@ -372,11 +384,52 @@ impl Model {
     }
 
     fn hdr(&self, len: u64) -> u64 {
-        if matches!(self.line, ServerLine::Valkey80 | ServerLine::Redis82) {
+        if matches!(
+            self.line,
+            ServerLine::Valkey80
+                | ServerLine::Redis82
+                | ServerLine::Valkey81
+                | ServerLine::Valkey90
+        ) {
             sds_hdr_new(len)
         } else {
             sds_hdr(len)
         }
+    }
+
+    fn is_valkey_hashtable(&self) -> bool {
+        matches!(self.line, ServerLine::Valkey81 | ServerLine::Valkey90)
+    }
+
+    /// `hashtableMemUsage` (Valkey 8.1+ `hashtable.c`): the 72-byte struct and 64-byte
+    /// buckets of 7 slots, pre-sized for `n` (`hashtableTryExpand`: 5/32 buckets per entry,
+    /// a power of two), plus the expected child buckets of overfull buckets (the bucket of an
+    /// element depends on the process's hash seed, so the Poisson expectation is used).
+    fn hashtable_mem(&self, n: u64) -> u64 {
+        let buckets = next_pow2(n.saturating_mul(5).div_ceil(32)).max(1);
+        let lambda = n as f64 / buckets as f64;
+        // P(X >= k) for X ~ Poisson(lambda); a bucket overflows past 7 entries, each child
+        // holds 6 more before chaining again.
+        let tail = |k: u64| -> f64 {
+            let mut p = (-lambda).exp();
+            let mut cdf = 0.0;
+            for i in 0..k {
+                cdf += p;
+                p *= lambda / (i + 1) as f64;
+            }
+            (1.0 - cdf).max(0.0)
+        };
+        let mut children = 0.0;
+        let mut k = 8;
+        while k < 64 {
+            let t = tail(k);
+            if t < 1e-9 {
+                break;
+            }
+            children += t;
+            k += 6;
+        }
+        72 + 64 * buckets + (64.0 * buckets as f64 * children).round() as u64
     }
 
     /// Expected `zmalloc_size` of a skiplist node (`zslRandomLevel`: p = 1/4, max 32).
@@ -410,7 +463,10 @@ impl Model {
     /// # Errors
     /// A value whose elements cannot be decoded.
     pub fn estimate(&self, k: &KeyRecord<'_>, scratch: &mut Scratch) -> Result<KeyEstimate> {
-        if self.line == ServerLine::Redis82 {
+        if matches!(
+            self.line,
+            ServerLine::Redis82 | ServerLine::Valkey81 | ServerLine::Valkey90
+        ) {
             return self.estimate_kvobj(k, scratch);
         }
         let value = self.value(k, scratch)?;
@@ -454,13 +510,13 @@ impl Model {
         let mut part = v.memory.saturating_sub(16);
         // Struct sizes that changed in 8.2, read off the 8.2.3 corpus (not yet confirmed in
         // the 8.2 headers): `listpackEx` 24 bytes instead of 32, `stream` 112 instead of 80.
-        if v.encoding == Encoding::ListpackEx {
+        if self.line == ServerLine::Redis82 && v.encoding == Encoding::ListpackEx {
             part = part.saturating_sub(8);
         }
-        if v.encoding == Encoding::Stream {
+        if self.line == ServerLine::Redis82 && v.encoding == Encoding::Stream {
             part += 32;
         }
-        if v.encoding == Encoding::Skiplist {
+        if self.line == ServerLine::Redis82 && v.encoding == Encoding::Skiplist {
             // zset dict entries count 16 (`dictEntryMemUsage(1)`, no value) from 8.2 on.
             part = part.saturating_sub(8 * v.elements);
         }
@@ -714,6 +770,15 @@ impl Model {
                         largest_element: largest,
                     });
                 }
+                if self.is_valkey_hashtable() {
+                    let memory = 16 + self.hashtable_mem(n) + sds_sum;
+                    return Ok(KeyEstimate {
+                        memory,
+                        encoding: Encoding::Hashtable,
+                        elements: n,
+                        largest_element: largest,
+                    });
+                }
                 let buckets = dict_buckets(n);
                 let entries = if self.line == ServerLine::Valkey80 {
                     // Valkey 8.0 stores a member directly in its bucket unless the bucket is
@@ -751,6 +816,16 @@ impl Model {
                     });
                 }
                 let node = self.skiplist_node();
+                if self.is_valkey_hashtable() {
+                    let base = 16 + 16 + 32 + self.hashtable_mem(n) + self.c(24 + 16 * 32);
+                    let memory = (base as f64 + sds_sum as f64 + node * n as f64) as u64;
+                    return Ok(KeyEstimate {
+                        memory,
+                        encoding: Encoding::Skiplist,
+                        elements: n,
+                        largest_element: largest,
+                    });
+                }
                 let base = 16 + 16 + 32 + 56 + 8 * dict_buckets(n) + self.c(24 + 16 * 32);
                 let memory = (base as f64 + sds_sum as f64 + (24.0 + node) * n as f64) as u64;
                 Ok(KeyEstimate {
@@ -873,6 +948,34 @@ impl Model {
             }
             d.slots()
         };
+        if self.is_valkey_hashtable() {
+            // `hashTypeEntryMemUsage`: field and value in one block when it stays within
+            // 128 bytes, else the field block plus the value's sds.
+            let mut entries = 0u64;
+            k.value.for_each_element(scratch, |e| {
+                if let Element::Field(f, v, _) = e {
+                    let fs = self.hdr(f.len()) + f.len() + 1;
+                    let embedded = fs + 3 + v.len() + 1;
+                    entries += if embedded <= 128 {
+                        self.c(embedded)
+                    } else {
+                        self.c(8 + self.hdr(f.len()).max(3) + f.len() + 1) + self.sds(v.len())
+                    };
+                }
+            })?;
+            let extra = if self.line == ServerLine::Valkey90 {
+                8
+            } else {
+                0
+            };
+            let memory = 16 + self.hashtable_mem(n) + entries + extra;
+            return Ok(KeyEstimate {
+                memory,
+                encoding: Encoding::Hashtable,
+                elements: n,
+                largest_element: largest,
+            });
+        }
         let memory = sampled(16 + 56 + 8 * buckets, elesize, n, n);
         Ok(KeyEstimate {
             memory,
