@@ -274,13 +274,7 @@ fn lp_int_size(v: i64) -> u64 {
 }
 
 fn lp_backlen(l: u64) -> u64 {
-    match l {
-        0..=127 => 1,
-        128..=16382 => 2,
-        16383..=2_097_150 => 3,
-        2_097_151..=268_435_454 => 4,
-        _ => 5,
-    }
+    rdbscope_parser::blob::listpack::backlen_size(usize::try_from(l).unwrap_or(usize::MAX)) as u64
 }
 
 /// Size of a listpack entry for an element as `lpAppend` stores it.

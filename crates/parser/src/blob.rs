@@ -193,9 +193,9 @@ pub mod listpack {
         Ok(n)
     }
 
-    /// Bytes of the back-length for an entry of `l` bytes; `lpEncodeBacklen` compares
-    /// strictly, so 16383 already takes 3 bytes.
-    fn backlen_size(l: usize) -> usize {
+    /// Bytes of the back-length for an entry of `l` bytes (`lpEncodeBacklen`, which
+    /// compares strictly, so 16383 already takes 3 bytes).
+    pub fn backlen_size(l: usize) -> usize {
         match l {
             0..=127 => 1,
             128..=16382 => 2,
