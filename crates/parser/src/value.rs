@@ -237,7 +237,8 @@ impl<'a> Value<'a> {
         let mut c = self.cursor();
         match self.kind {
             List | Set | Zset | Zset2 | Hash | ListQuicklist | ListQuicklist2
-            | HashMetadataPreGa | ValkeyHash2 => c.len("count").ok(),
+            | HashMetadataPreGa | ValkeyHash2 | DragonflyHashWithExpiry
+            | DragonflySetWithExpiry => c.len("count").ok(),
             HashMetadata => {
                 c.i64_le("min expire").ok()?;
                 c.len("count").ok()
@@ -470,7 +471,7 @@ impl<'a> Value<'a> {
                         .ok()
                         .and_then(|x| x.parse::<i64>().ok())
                         .filter(|&x| x >= 0)
-                        .map(|x| (x + 1_675_209_600).saturating_mul(1000));
+                        .map(|x| x.saturating_add(1_675_209_600).saturating_mul(1000));
                     match v {
                         Some(v) => f(Element::Field(scalar_of(&m, a)?, scalar_of(&v, b)?, ttl)),
                         None => f(Element::Item(scalar_of(&m, a)?)),
