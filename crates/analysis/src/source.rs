@@ -3,7 +3,7 @@
 //! size of the largest record actually present.
 
 use rdbscope_parser::checksum::Crc64;
-use rdbscope_parser::{Error, Header, ParserState, Record, Records};
+use rdbscope_parser::{BlobCodec, Error, ErrorKind, Header, ParserState, Record, Records};
 use std::io::Read;
 
 /// What the driver learned about the input besides its records.
@@ -76,10 +76,16 @@ pub fn drive_slice<E>(
     summary: &mut InputSummary,
     mut f: impl FnMut(&Record<'_>) -> Result<(), E>,
 ) -> Result<(), DriveError<E>> {
-    let recs = Records::new(data).map_err(DriveError::Parse)?;
+    let mut recs = Records::new(data).map_err(DriveError::Parse)?;
     summary.header = Some(recs.header());
-    for rec in recs {
+    let mut nested = Nested::default();
+    while let Some(rec) = recs.next() {
         let rec = rec.map_err(DriveError::Parse)?;
+        let mut state = recs.state();
+        if nested.expand(&rec, &mut state, &mut f)? {
+            recs.set_state(state);
+            continue;
+        }
         if let Record::Eof {
             offset,
             stored_checksum,
@@ -108,7 +114,119 @@ pub fn drive_slice<E>(
         }
         f(&rec).map_err(DriveError::Callback)?;
     }
-    Ok(())
+    nested.finish()
+}
+
+/// The most a Dragonfly compressed blob may expand to (Dragonfly writes blobs of at most
+/// 1 MiB of records; the cap keeps a forged frame from ballooning).
+const MAX_BLOB: u64 = 256 << 20;
+
+/// Dragonfly's containers: compressed blobs hold more records, tagged chunks join into one.
+#[derive(Default)]
+struct Nested {
+    chunks: std::collections::BTreeMap<u32, (u64, Vec<u8>)>,
+}
+
+impl Nested {
+    /// Handles a container record; returns whether `rec` was one.
+    fn expand<E>(
+        &mut self,
+        rec: &Record<'_>,
+        state: &mut ParserState,
+        f: &mut impl FnMut(&Record<'_>) -> Result<(), E>,
+    ) -> Result<bool, DriveError<E>> {
+        match *rec {
+            Record::CompressedBlob {
+                codec,
+                data,
+                offset,
+            } => {
+                let mut out = Vec::new();
+                let read = match codec {
+                    BlobCodec::Lz4 => lz4_flex::frame::FrameDecoder::new(data)
+                        .take(MAX_BLOB + 1)
+                        .read_to_end(&mut out),
+                    BlobCodec::Zstd => ruzstd::decoding::StreamingDecoder::new(data)
+                        .map_err(|e| std::io::Error::other(e.to_string()))
+                        .and_then(|d| d.take(MAX_BLOB + 1).read_to_end(&mut out)),
+                };
+                let bad = |why: &'static str| {
+                    DriveError::Parse(Error::new(offset, ErrorKind::Invalid(why)))
+                };
+                let magic: &[u8] = match codec {
+                    BlobCodec::Lz4 => &[0x04, 0x22, 0x4D, 0x18],
+                    BlobCodec::Zstd => &[0x28, 0xB5, 0x2F, 0xFD],
+                };
+                if !data.starts_with(magic) || read.is_err() || out.is_empty() {
+                    return Err(bad(
+                        "expected a valid, non-empty Dragonfly compressed blob frame",
+                    ));
+                }
+                if out.len() as u64 > MAX_BLOB {
+                    return Err(bad("Dragonfly compressed blob expands past 256 MiB"));
+                }
+                // Offsets inside the blob are positions in its decompressed bytes, counted
+                // from the blob's own offset.
+                let mut inner = Records::resume(&out, offset, *state);
+                while inner.remaining() > 0 {
+                    match inner.next() {
+                        Some(Ok(r)) => {
+                            let mut st = inner.state();
+                            if !self.expand(&r, &mut st, f)? {
+                                f(&r).map_err(DriveError::Callback)?;
+                            }
+                            inner.set_state(st);
+                        }
+                        Some(Err(e)) => return Err(DriveError::Parse(e)),
+                        None => break,
+                    }
+                }
+                *state = inner.state();
+                Ok(true)
+            }
+            Record::TaggedChunk {
+                stream_id,
+                data,
+                offset,
+            } => {
+                let entry = self
+                    .chunks
+                    .entry(stream_id)
+                    .or_insert_with(|| (offset, Vec::new()));
+                entry.1.extend_from_slice(data);
+                let (first, buf) = (entry.0, &entry.1);
+                let mut inner = Records::resume(buf, first, *state);
+                match inner.next() {
+                    Some(Ok(r)) if inner.remaining() == 0 => {
+                        f(&r).map_err(DriveError::Callback)?;
+                        self.chunks.remove(&stream_id);
+                    }
+                    Some(Ok(_)) => {
+                        return Err(DriveError::Parse(Error::new(
+                            first,
+                            ErrorKind::Invalid("expected one record per Dragonfly chunk stream"),
+                        )))
+                    }
+                    Some(Err(e)) if e.is_eof() => {}
+                    Some(Err(e)) => return Err(DriveError::Parse(e)),
+                    None => {}
+                }
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Fails if a chunk stream never completed.
+    fn finish<E>(&self) -> Result<(), DriveError<E>> {
+        match self.chunks.values().next() {
+            Some((offset, _)) => Err(DriveError::Parse(Error::new(
+                *offset,
+                ErrorKind::Invalid("Dragonfly chunk stream ended before its record was complete"),
+            ))),
+            None => Ok(()),
+        }
+    }
 }
 
 const CHUNK: usize = 1 << 20;
@@ -158,6 +276,7 @@ pub fn drive_reader<R: Read, E>(
         crc.update(buf.get(..start).unwrap_or(&[]));
     }
     let mut want = CHUNK;
+    let mut nested = Nested::default();
     loop {
         let window = buf.get(start..).unwrap_or(&[]);
         let mut recs = Records::resume(window, base, state);
@@ -202,9 +321,13 @@ pub fn drive_reader<R: Read, E>(
                     } else if opts.checksum {
                         crc.update(bytes);
                     }
-                    f(&rec).map_err(DriveError::Callback)?;
-                    consumed = (after - base) as usize;
                     state = recs.state();
+                    if nested.expand(&rec, &mut state, &mut f)? {
+                        recs.set_state(state);
+                    } else {
+                        f(&rec).map_err(DriveError::Callback)?;
+                    }
+                    consumed = (after - base) as usize;
                 }
                 Some(Err(e)) if e.is_eof() && !exhausted => {
                     need_more = true;
@@ -240,7 +363,7 @@ pub fn drive_reader<R: Read, E>(
                 }
             }
             summary.trailing_bytes = trailing;
-            return Ok(());
+            return nested.finish();
         }
         // Drop consumed bytes, then read more; a record larger than the window doubles it.
         buf.drain(..start);

@@ -160,6 +160,16 @@ pub enum ValueKind {
     DragonflyHashWithExpiry,
     /// 32 in Dragonfly files: set with per-member expiry (member, ttl strings).
     DragonflySetWithExpiry,
+    /// 33 in Dragonfly files: scalable bloom filter (`SBF`).
+    DragonflySbf,
+    /// 34 in Dragonfly files: scalable bloom filter with chunked filters (`SBF2`).
+    DragonflySbf2,
+    /// 35 in Dragonfly files: count-min sketch.
+    DragonflyCms,
+    /// 36 in Dragonfly files: top-k.
+    DragonflyTopk,
+    /// 37 in Dragonfly files: cuckoo filter.
+    DragonflyCuckoo,
 }
 
 impl ValueKind {
@@ -221,7 +231,8 @@ impl ValueKind {
             | DragonflyHashWithExpiry => DataType::Hash,
             StreamListpacks | StreamListpacks2 | StreamListpacks3 | StreamListpacks4
             | StreamListpacks5 => DataType::Stream,
-            ModulePreGa | Module2 | KeydbCron | DragonflyJson => DataType::Module,
+            ModulePreGa | Module2 | KeydbCron | DragonflyJson | DragonflySbf | DragonflySbf2
+            | DragonflyCms | DragonflyTopk | DragonflyCuckoo => DataType::Module,
         }
     }
 
@@ -261,6 +272,11 @@ impl ValueKind {
             DragonflyJson => "DF_JSON",
             DragonflyHashWithExpiry => "DF_HASH_WITH_EXPIRY",
             DragonflySetWithExpiry => "DF_SET_WITH_EXPIRY",
+            DragonflySbf => "DF_SBF",
+            DragonflySbf2 => "DF_SBF2",
+            DragonflyCms => "DF_CMS",
+            DragonflyTopk => "DF_TOPK",
+            DragonflyCuckoo => "DF_CUCKOO",
         }
     }
 }

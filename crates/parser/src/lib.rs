@@ -36,7 +36,7 @@ mod value;
 pub use blob::Scalar;
 pub use error::{Error, ErrorKind, Result};
 pub use format::{parse_header, DataType, Dialect, Header, Opcode, ValueKind, ValueType};
-pub use records::{KeyMeta, KeyRecord, ParserState, Record, Records};
+pub use records::{BlobCodec, KeyMeta, KeyRecord, ParserState, Record, Records};
 pub use string::{decimal_len, RdbStr, StrEncoding};
 pub use value::{
     Blob, BlobKind, Element, ModuleValue, NodeContainer, QuicklistNode, Scratch, Value,

@@ -76,6 +76,26 @@ pub enum Record<'a> {
     },
     /// A key and its value.
     Key(KeyRecord<'a>),
+    /// Dragonfly: a compressed frame whose contents are more top-level records (parse them
+    /// with [`Records::resume`] and the current [`ParserState`]).
+    CompressedBlob {
+        /// The frame's codec.
+        codec: BlobCodec,
+        /// The compressed frame.
+        data: &'a [u8],
+        /// Offset of the opcode.
+        offset: u64,
+    },
+    /// Dragonfly: one chunk of a key record split across flushes; chunks with the same
+    /// `stream_id` concatenate to one record.
+    TaggedChunk {
+        /// The chunk stream (one key being serialised).
+        stream_id: u32,
+        /// The chunk's bytes.
+        data: &'a [u8],
+        /// Offset of the opcode.
+        offset: u64,
+    },
     /// The `EOF` opcode and the checksum trailer.
     Eof {
         /// Offset of the `EOF` opcode.
@@ -85,6 +105,15 @@ pub enum Record<'a> {
         /// Offset just after the trailer: where an AOF tail would start.
         end: u64,
     },
+}
+
+/// Codec of a Dragonfly compressed blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobCodec {
+    /// One zstd frame (opcode 201).
+    Zstd,
+    /// One LZ4 frame (opcode 202).
+    Lz4,
 }
 
 /// A key record: the key, its attributes and a lazy view of its value.
@@ -196,6 +225,12 @@ impl<'a> Records<'a> {
         self.c.offset()
     }
 
+    /// Replaces the state (after records read from a nested window, such as a Dragonfly
+    /// compressed blob, changed the database).
+    pub fn set_state(&mut self, state: ParserState) {
+        self.state = state;
+    }
+
     /// Bytes of the current window not consumed yet.
     pub fn remaining(&self) -> usize {
         self.c.remaining()
@@ -298,6 +333,48 @@ impl<'a> Records<'a> {
                         offset: at,
                     }
                 }
+                Opcode(201) | Opcode(202) if self.state.dragonfly => {
+                    // COMPRESSED_ZSTD/LZ4_BLOB_START: one frame holding top-level records.
+                    let n = c.len("Dragonfly compressed blob length")?;
+                    let data = c.declared(n, "Dragonfly compressed blob")?;
+                    let codec = if op == 201 {
+                        BlobCodec::Zstd
+                    } else {
+                        BlobCodec::Lz4
+                    };
+                    Record::CompressedBlob {
+                        codec,
+                        data,
+                        offset: at,
+                    }
+                }
+                Opcode(224) if self.state.dragonfly => {
+                    // TAGGED_CHUNK: part of one key's record, to be joined per stream id.
+                    let stream_id = u32::from_le_bytes(c.array("Dragonfly chunk stream id")?);
+                    let n = u32::from_le_bytes(c.array("Dragonfly chunk length")?);
+                    let data = c.declared(u64::from(n), "Dragonfly chunk")?;
+                    Record::TaggedChunk {
+                        stream_id,
+                        data,
+                        offset: at,
+                    }
+                }
+                Opcode(222) if self.state.dragonfly => {
+                    // VECTOR_INDEX: name, entry point, then per node: internal id (u32),
+                    // global id (u64), level (u32), and (level + 1) link lists.
+                    c.skip_string("Dragonfly vector index name")?;
+                    c.len("Dragonfly vector index entry point")?;
+                    let n = c.count("Dragonfly vector index nodes", 20)?;
+                    for _ in 0..n {
+                        c.bytes(12, "Dragonfly vector node ids")?;
+                        let level = u32::from_le_bytes(c.array("Dragonfly vector node level")?);
+                        for _ in 0..=u64::from(level) {
+                            let k = u32::from_le_bytes(c.array("Dragonfly vector link count")?);
+                            c.declared(u64::from(k) * 4, "Dragonfly vector links")?;
+                        }
+                    }
+                    continue;
+                }
                 Opcode(200) if self.state.dragonfly => {
                     c.bytes(8, "Dragonfly FULLSYNC_END")?;
                     continue;
@@ -372,6 +449,11 @@ impl<'a> Records<'a> {
                         (30, true) => Some(ValueKind::DragonflyJson),
                         (31, true) => Some(ValueKind::DragonflyHashWithExpiry),
                         (32, true) => Some(ValueKind::DragonflySetWithExpiry),
+                        (33, true) => Some(ValueKind::DragonflySbf),
+                        (34, true) => Some(ValueKind::DragonflySbf2),
+                        (35, true) => Some(ValueKind::DragonflyCms),
+                        (36, true) => Some(ValueKind::DragonflyTopk),
+                        (37, true) => Some(ValueKind::DragonflyCuckoo),
                         _ => ValueKind::resolve(vt, dialect),
                     };
                     let Some(kind) = kind else {
@@ -524,6 +606,62 @@ pub(crate) fn skip_value(c: &mut Cursor<'_>, kind: ValueKind) -> Result<()> {
             Ok(())
         }
         DragonflyJson => c.skip_string("JSON document"),
+        DragonflySbf | DragonflySbf2 => {
+            // options, grow factor, fp probability, prev size, current size, max capacity
+            c.len("SBF options")?;
+            c.bytes(16, "SBF grow factor and probability")?;
+            for what in ["SBF prev size", "SBF current size", "SBF max capacity"] {
+                c.len(what)?;
+            }
+            let filters = c.count("SBF filter count", 2)?;
+            for _ in 0..filters {
+                c.len("SBF hash count")?;
+                if kind == DragonflySbf {
+                    c.skip_string("SBF filter bits")?;
+                } else {
+                    skip_chunks(c, "SBF filter")?;
+                }
+            }
+            Ok(())
+        }
+        DragonflyCms => {
+            let width = c.len("CMS width")?;
+            let depth = c.len("CMS depth")?;
+            c.len("CMS total count")?;
+            let cells = width.checked_mul(depth).and_then(|x| x.checked_mul(8));
+            let cells = cells.ok_or_else(|| c.err(ErrorKind::Invalid("CMS size overflows")))?;
+            c.declared(cells, "CMS counters").map(|_| ())
+        }
+        DragonflyTopk => {
+            for what in ["TOPK options", "TOPK k", "TOPK width", "TOPK depth"] {
+                c.len(what)?;
+            }
+            c.bytes(8, "TOPK decay")?;
+            let n = c.count("TOPK item count", 2)?;
+            for _ in 0..n {
+                c.skip_string("TOPK item")?;
+                c.len("TOPK item count")?;
+            }
+            let total = c.len("TOPK counter bytes")?;
+            c.declared(total, "TOPK counters").map(|_| ())
+        }
+        DragonflyCuckoo => {
+            for what in [
+                "cuckoo slots per bucket",
+                "cuckoo max iterations",
+                "cuckoo expansion",
+                "cuckoo buckets",
+                "cuckoo items",
+                "cuckoo deletes",
+            ] {
+                c.len(what)?;
+            }
+            let filters = c.count("cuckoo filter count", 2)?;
+            for _ in 0..filters {
+                skip_chunks(c, "cuckoo filter")?;
+            }
+            Ok(())
+        }
         DragonflyHashWithExpiry | DragonflySetWithExpiry => {
             let per = if kind == DragonflyHashWithExpiry {
                 3
@@ -558,8 +696,24 @@ fn foreign_code(op: u8) -> ErrorKind {
         ),
         64 => ErrorKind::Unsupported("KeyDB CRON value type (64)"),
         200..=203 | 210 | 211 | 220 | 222..=224 => ErrorKind::Unsupported(
-            "Dragonfly extension opcode (compressed blob, journal, DF mask, index or tagged chunk)",
+            "Dragonfly extension opcode in a file without a df-ver AUX field",
         ),
         _ => ErrorKind::UnknownOpcode(op),
     }
+}
+
+/// Skips Dragonfly's chunked blob: a total size, then (chunk length, raw chunk) pairs until
+/// the total is reached.
+fn skip_chunks(c: &mut Cursor<'_>, what: &'static str) -> Result<()> {
+    let total = c.len(what)?;
+    let mut done = 0u64;
+    while done < total {
+        let n = c.len(what)?;
+        if n == 0 {
+            return Err(c.err(ErrorKind::Invalid("expected a non-empty Dragonfly chunk")));
+        }
+        c.declared(n, what)?;
+        done = done.saturating_add(n);
+    }
+    Ok(())
 }

@@ -236,8 +236,16 @@ impl<'a> Value<'a> {
         use ValueKind::*;
         let mut c = self.cursor();
         match self.kind {
-            List | Set | Zset | Zset2 | Hash | ListQuicklist | ListQuicklist2
-            | HashMetadataPreGa | ValkeyHash2 | DragonflyHashWithExpiry
+            List
+            | Set
+            | Zset
+            | Zset2
+            | Hash
+            | ListQuicklist
+            | ListQuicklist2
+            | HashMetadataPreGa
+            | ValkeyHash2
+            | DragonflyHashWithExpiry
             | DragonflySetWithExpiry => c.len("count").ok(),
             HashMetadata => {
                 c.i64_le("min expire").ok()?;

@@ -102,9 +102,32 @@ fn dragonfly_types_need_df_ver_and_decode_ttls() {
 }
 
 #[test]
-fn dragonfly_compressed_blob_is_refused_by_name() {
+fn dragonfly_containers_are_records_and_refused_without_df_ver() {
+    // With df-ver, a compressed blob and a tagged chunk are framed as records for the
+    // driver to expand.
     let mut w = RdbWriter::redis(9);
     w.aux("df-ver", "v1.30.0");
+    w.raw(&[201, 3, 1, 2, 3]);
+    w.raw(&[224, 7, 0, 0, 0, 2, 0, 0, 0, 0xAA, 0xBB]);
+    let data = w.finish();
+    let recs: Vec<_> = Records::new(&data).unwrap().map(|r| r.unwrap()).collect();
+    assert!(matches!(
+        recs[1],
+        Record::CompressedBlob {
+            data: &[1, 2, 3],
+            ..
+        }
+    ));
+    assert!(matches!(
+        recs[2],
+        Record::TaggedChunk {
+            stream_id: 7,
+            data: &[0xAA, 0xBB],
+            ..
+        }
+    ));
+    // Without it, the same bytes are refused by name.
+    let mut w = RdbWriter::redis(9);
     w.raw(&[201, 3, 1, 2, 3]);
     let data = w.finish();
     let err = Records::new(&data).unwrap().find_map(|r| r.err()).unwrap();
