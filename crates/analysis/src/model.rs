@@ -28,6 +28,9 @@ pub enum ServerLine {
     /// Redis 8.2 (from 8.2.2, #14288): key and value in one `kvobj` allocation, counted
     /// with `zmalloc_size`; short strings embedded in it.
     Redis82,
+    /// Redis 8.4 (experimental, `--model` only; #14363): O(1) tracked logical sizes: the kvobj header and listpacks,
+    /// intsets and quicklist nodes without allocator slack, `type5` sds without slack.
+    Redis84,
     /// Valkey 8.1 (experimental, `--model` only): the object layout of Redis 8.2 (key
     /// embedded in the object) and the new open-addressing `hashtable` for sets, hashes and
     /// zset indexes. Streams, hashtable hashes and field-TTL hashes are not right yet.
@@ -58,6 +61,8 @@ impl ServerLine {
             // 7.9.x are the 8.0 milestones.
             (7, 4) | (7, 9) | (8, 0) => Some(ServerLine::Redis74),
             (8, 2) => Some(ServerLine::Redis82),
+            // Redis 8.4 is experimental (`--model redis-8.4`): 90% exact on the 8.4.0 corpus,
+            // hashtable hashes and streams (tracked `alloc_size`) not right yet.
             _ => None,
         }
     }
@@ -71,6 +76,7 @@ impl ServerLine {
             ServerLine::Valkey72 => "valkey-7.2",
             ServerLine::Valkey80 => "valkey-8.0",
             ServerLine::Redis82 => "redis-8.2",
+            ServerLine::Redis84 => "redis-8.4",
             ServerLine::Valkey81 => "valkey-8.1",
             ServerLine::Valkey90 => "valkey-9.0",
         }
@@ -85,6 +91,7 @@ impl ServerLine {
             "valkey-7.2" => ServerLine::Valkey72,
             "valkey-8.0" => ServerLine::Valkey80,
             "redis-8.2" => ServerLine::Redis82,
+            "redis-8.4" => ServerLine::Redis84,
             "valkey-8.1" => ServerLine::Valkey81,
             "valkey-9.0" => ServerLine::Valkey90,
             _ => return None,
@@ -382,6 +389,7 @@ impl Model {
             self.line,
             ServerLine::Valkey80
                 | ServerLine::Redis82
+                | ServerLine::Redis84
                 | ServerLine::Valkey81
                 | ServerLine::Valkey90
         ) {
@@ -389,6 +397,63 @@ impl Model {
         } else {
             sds_hdr(len)
         }
+    }
+
+    /// Size a blob (listpack, intset, quicklist node) is counted with: its allocation, or
+    /// its exact bytes where the server tracks logical sizes (Redis 8.4).
+    fn blob(&self, n: u64) -> u64 {
+        if self.line == ServerLine::Redis84 {
+            n
+        } else {
+            self.c(n)
+        }
+    }
+
+    /// `sdsAllocSize` of a member or value: Redis 8.4 counts `type5` strings without slack.
+    fn sds_alloc(&self, len: u64) -> u64 {
+        if self.line == ServerLine::Redis84 && self.hdr(len) == 1 {
+            len + 2
+        } else {
+            self.sds(len)
+        }
+    }
+
+    /// Redis 8.4 (`kvobjAllocSize`): 16 + 8 if the key has a TTL + 1 + the key sds exactly,
+    /// plus the embedded string's block or the value's tracked size.
+    fn estimate_tracked(&self, k: &KeyRecord<'_>, scratch: &mut Scratch) -> Result<KeyEstimate> {
+        let klen = k.key.len();
+        let ttl = if k.expire_ms.is_some() { 8 } else { 0 };
+        let header = 16 + ttl + 1 + self.hdr(klen) + klen + 1;
+        if let Some(s) = k.value.as_string() {
+            let mut buf = Vec::new();
+            let v = self.string_value(&s, &mut buf)?;
+            let vlen = s.len();
+            let mut block = 16 + 1 + self.hdr(klen) + klen + 1 + 3 + vlen + 1;
+            if ttl > 0 || klen >= 128 {
+                block += 8;
+            }
+            return Ok(match v.encoding {
+                Encoding::Int => KeyEstimate {
+                    memory: header,
+                    ..v
+                },
+                _ if block <= 64 => KeyEstimate {
+                    memory: self.c(block),
+                    encoding: Encoding::Embstr,
+                    ..v
+                },
+                _ => KeyEstimate {
+                    memory: header + self.sds(vlen),
+                    encoding: Encoding::Raw,
+                    ..v
+                },
+            });
+        }
+        let v = self.value(k, scratch)?;
+        Ok(KeyEstimate {
+            memory: header + v.memory.saturating_sub(16),
+            ..v
+        })
     }
 
     fn is_valkey_hashtable(&self) -> bool {
@@ -462,6 +527,9 @@ impl Model {
             ServerLine::Redis82 | ServerLine::Valkey81 | ServerLine::Valkey90
         ) {
             return self.estimate_kvobj(k, scratch);
+        }
+        if self.line == ServerLine::Redis84 {
+            return self.estimate_tracked(k, scratch);
         }
         let value = self.value(k, scratch)?;
         Ok(KeyEstimate {
@@ -566,7 +634,7 @@ impl Model {
                     return self.rebuild(k, scratch);
                 }
                 Ok(KeyEstimate {
-                    memory: 16 + self.c(blob),
+                    memory: 16 + self.blob(blob),
                     encoding: enc,
                     elements: n / per,
                     largest_element: largest,
@@ -689,13 +757,13 @@ impl Model {
             && nodes[0].2 <= count_limit
         {
             return Ok(KeyEstimate {
-                memory: 16 + self.c(nodes[0].1),
+                memory: 16 + self.blob(nodes[0].1),
                 encoding: Encoding::Listpack,
                 elements,
                 largest_element: largest,
             });
         }
-        let elesize: u64 = nodes.iter().map(|n| 40 + self.c(n.1)).sum();
+        let elesize: u64 = nodes.iter().map(|n| 40 + self.blob(n.1)).sum();
         let memory = if self.line == ServerLine::Redis74 {
             sampled(16 + 40, elesize, elements, elements)
         } else {
@@ -725,7 +793,7 @@ impl Model {
                         n += 1;
                         largest = largest.max(s.len());
                         lp += lp_entry_size(s);
-                        sds_sum += self.sds(s.len());
+                        sds_sum += self.sds_alloc(s.len());
                         match s {
                             Scalar::Int(v) => {
                                 lo = lo.min(v);
@@ -750,7 +818,7 @@ impl Model {
                         8
                     };
                     return Ok(KeyEstimate {
-                        memory: 16 + self.c(8 + n * w),
+                        memory: 16 + self.blob(8 + n * w),
                         encoding: Encoding::Intset,
                         elements: n,
                         largest_element: largest,
@@ -758,7 +826,7 @@ impl Model {
                 }
                 if self.line.has_set_listpack() && n <= t.set_entries && largest <= t.set_value {
                     return Ok(KeyEstimate {
-                        memory: 16 + self.c(lp),
+                        memory: 16 + self.blob(lp),
                         encoding: Encoding::Listpack,
                         elements: n,
                         largest_element: largest,
@@ -798,12 +866,12 @@ impl Model {
                         n += 1;
                         largest = largest.max(s.len());
                         lp += lp_entry_size(s) + lp_score_size(score);
-                        sds_sum += self.sds(s.len());
+                        sds_sum += self.sds_alloc(s.len());
                     }
                 })?;
                 if n <= t.zset_entries && largest <= t.zset_value {
                     return Ok(KeyEstimate {
-                        memory: 16 + self.c(lp),
+                        memory: 16 + self.blob(lp),
                         encoding: Encoding::Listpack,
                         elements: n,
                         largest_element: largest,
@@ -864,7 +932,7 @@ impl Model {
                 _ => lp,
             };
             return Ok(KeyEstimate {
-                memory: 16 + self.c(32) + self.c(lp),
+                memory: 16 + self.c(32) + self.blob(lp),
                 encoding: Encoding::ListpackEx,
                 elements: n,
                 largest_element: largest,
@@ -911,9 +979,9 @@ impl Model {
         })?;
         if n <= t.hash_entries && convert_at.is_none() {
             let memory = if from_blob {
-                16 + self.c(k.value.blob().map_or(0, |b| b.data.len()))
+                16 + self.blob(k.value.blob().map_or(0, |b| b.data.len()))
             } else {
-                16 + self.c(lp)
+                16 + self.blob(lp)
             };
             return Ok(KeyEstimate {
                 memory,
