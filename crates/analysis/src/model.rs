@@ -14,6 +14,8 @@ use rdbscope_parser::{
 /// A server release line whose memory accounting the model reproduces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ServerLine {
+    /// Redis 6.2: ziplists in memory, raw blob lengths in `MEMORY USAGE`.
+    Redis62,
     /// Redis 7.0.
     Redis70,
     /// Redis 7.2.
@@ -56,6 +58,7 @@ impl ServerLine {
             };
         }
         match parse(redis_ver?)? {
+            (6, 2) => Some(ServerLine::Redis62),
             (7, 0) => Some(ServerLine::Redis70),
             (7, 2) => Some(ServerLine::Redis72),
             // 7.9.x are the 8.0 milestones.
@@ -70,6 +73,7 @@ impl ServerLine {
     /// The `--model` name of the line.
     pub fn name(self) -> &'static str {
         match self {
+            ServerLine::Redis62 => "redis-6.2",
             ServerLine::Redis70 => "redis-7.0",
             ServerLine::Redis72 => "redis-7.2",
             ServerLine::Redis74 => "redis-7.4",
@@ -85,6 +89,7 @@ impl ServerLine {
     /// Parses a `--model` name (`redis-8.0` is an alias of `redis-7.4`).
     pub fn parse(name: &str) -> Option<ServerLine> {
         Some(match name {
+            "redis-6.2" => ServerLine::Redis62,
             "redis-7.0" => ServerLine::Redis70,
             "redis-7.2" => ServerLine::Redis72,
             "redis-7.4" | "redis-8.0" => ServerLine::Redis74,
@@ -99,11 +104,11 @@ impl ServerLine {
     }
 
     fn has_list_listpack(self) -> bool {
-        self != ServerLine::Redis70
+        !matches!(self, ServerLine::Redis62 | ServerLine::Redis70)
     }
 
     fn has_set_listpack(self) -> bool {
-        self != ServerLine::Redis70
+        !matches!(self, ServerLine::Redis62 | ServerLine::Redis70)
     }
 }
 
@@ -167,6 +172,8 @@ pub enum Encoding {
     Raw,
     /// `listpack`.
     Listpack,
+    /// `ziplist` (Redis ≤ 6.2).
+    Ziplist,
     /// `listpackex` (hash with field TTLs).
     ListpackEx,
     /// `intset`.
@@ -191,6 +198,7 @@ impl Encoding {
             Encoding::Embstr => "embstr",
             Encoding::Raw | Encoding::Module => "raw",
             Encoding::Listpack => "listpack",
+            Encoding::Ziplist => "ziplist",
             Encoding::ListpackEx => "listpackex",
             Encoding::Intset => "intset",
             Encoding::Quicklist => "quicklist",
@@ -304,6 +312,66 @@ fn lp_entry_size(s: Scalar<'_>) -> u64 {
     enc + lp_backlen(enc)
 }
 
+/// A ziplist being sized as `ziplistPush` builds it (Redis ≤ 6.2): 11 bytes of header and
+/// end, entries with a 1- or 5-byte prevlen, integers for canonical decimals up to 31 chars.
+#[derive(Default)]
+struct Ziplist {
+    bytes: u64,
+    prev: u64,
+}
+
+impl Ziplist {
+    fn push(&mut self, s: Scalar<'_>) {
+        let int = match s {
+            Scalar::Int(v) => Some(v),
+            Scalar::Bytes(b) if b.len() < 32 => canonical_int(b),
+            Scalar::Bytes(_) => None,
+        };
+        let body = match int {
+            Some(v) if (0..=12).contains(&v) => 1,
+            Some(v) if i8::try_from(v).is_ok() => 2,
+            Some(v) if i16::try_from(v).is_ok() => 3,
+            Some(v) if (-8_388_608..=8_388_607).contains(&v) => 4,
+            Some(v) if i32::try_from(v).is_ok() => 5,
+            Some(_) => 9,
+            None => {
+                let l = s.len();
+                l + if l <= 63 {
+                    1
+                } else if l <= 16383 {
+                    2
+                } else {
+                    5
+                }
+            }
+        };
+        let entry = body + if self.prev < 254 { 1 } else { 5 };
+        self.bytes += entry;
+        self.prev = entry;
+    }
+
+    fn bytes(&self) -> u64 {
+        11 + self.bytes
+    }
+}
+
+/// A score as `zzlInsertAt` writes it (`d2string`: integers plainly, else `%.17g`).
+fn score_text(score: f64) -> String {
+    if score.is_finite() && score == score.trunc() && score.abs() < 1e17 {
+        (score as i64).to_string()
+    } else if score.is_nan() {
+        "nan".into()
+    } else if score.is_infinite() {
+        if score > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        }
+    } else {
+        format_g17(score)
+    }
+}
+
 /// `d2string`-like rendering of a zset score as stored in a listpack (`zzlInsertAt`).
 fn lp_score_size(score: f64) -> u64 {
     if score.is_finite() && score == score.trunc() && score.abs() < 1e17 {
@@ -402,10 +470,19 @@ impl Model {
     /// Size a blob (listpack, intset, quicklist node) is counted with: its allocation, or
     /// its exact bytes where the server tracks logical sizes (Redis 8.4).
     fn blob(&self, n: u64) -> u64 {
-        if self.line == ServerLine::Redis84 {
+        if matches!(self.line, ServerLine::Redis84 | ServerLine::Redis62) {
             n
         } else {
             self.c(n)
+        }
+    }
+
+    /// `sizeof(dict)`: 96 with the two embedded tables of Redis ≤ 6.2, 56 from 7.0.
+    fn dict_struct(&self) -> u64 {
+        if self.line == ServerLine::Redis62 {
+            96
+        } else {
+            56
         }
     }
 
@@ -597,6 +674,9 @@ impl Model {
         };
         let (memory, encoding) = if is_int {
             (16, Encoding::Int)
+        } else if len <= 44 && self.line == ServerLine::Redis62 {
+            // 6.2 counts an embstr as `sdslen + 2 + sizeof(robj)`.
+            (16 + len + 2, Encoding::Embstr)
         } else if len <= 44 {
             (self.c(16 + 3 + len + 1), Encoding::Embstr)
         } else {
@@ -619,6 +699,26 @@ impl Model {
                 let s = v.as_string().unwrap_or(RdbStr::Int(0));
                 let mut buf = Vec::new();
                 self.string_value(&s, &mut buf)
+            }
+            HashZiplist | ZsetZiplist | SetIntset if self.line == ServerLine::Redis62 => {
+                // 6.2 keeps the file's ziplist/intset and counts its raw length
+                // (`ziplistBlobLen`, `intsetBlobLen`); only the entry count is checked.
+                let (limit, per, enc) = match v.kind() {
+                    HashZiplist => (t.hash_entries, 2, Encoding::Ziplist),
+                    ZsetZiplist => (t.zset_entries, 2, Encoding::Ziplist),
+                    _ => (t.set_intset_entries, 1, Encoding::Intset),
+                };
+                let (n, largest) = self.count_and_largest(k, scratch)?;
+                if n / per > limit {
+                    return self.rebuild(k, scratch);
+                }
+                let blob = v.blob().map_or(0, |b| b.data.len());
+                Ok(KeyEstimate {
+                    memory: 16 + blob,
+                    encoding: enc,
+                    elements: n / per,
+                    largest_element: largest,
+                })
             }
             ListQuicklist | ListQuicklist2 | List | ListZiplist => self.list(k, scratch),
             HashListpack | ZsetListpack | SetListpack | SetIntset => {
@@ -706,6 +806,31 @@ impl Model {
                 // limit for linked lists and single ziplists.
                 let mut cur = (false, 7u64, 0u64);
                 let per_node = k.value.kind() == ValueKind::ListQuicklist;
+                if per_node && self.line == ServerLine::Redis62 {
+                    // 6.2 keeps ziplist nodes and counts `ziplistBlobLen`.
+                    let mut raw: Vec<(u64, u64)> = Vec::new();
+                    k.value.for_each_node(|node| {
+                        let mut count = 0u64;
+                        let mut buf = Vec::new();
+                        let bytes = node.data.bytes(&mut buf)?;
+                        let _ = rdbscope_parser::blob::ziplist::for_each(bytes, |s| {
+                            count += 1;
+                            largest = largest.max(s.len());
+                        });
+                        raw.push((node.data.len(), count));
+                        Ok(())
+                    })?;
+                    let elements = raw.iter().map(|r| r.1).sum();
+                    // 6.2's quicklistNode is 32 bytes.
+                    let elesize: u64 = raw.iter().map(|r| 32 + r.0).sum();
+                    let memory = sampled(16 + 40, elesize, raw.len() as u64, raw.len() as u64);
+                    return Ok(KeyEstimate {
+                        memory,
+                        encoding: Encoding::Quicklist,
+                        elements,
+                        largest_element: largest,
+                    });
+                }
                 let mut node_sizes: Vec<(bool, u64, u64)> = Vec::new();
                 if per_node {
                     k.value.for_each_node(|node| {
@@ -851,7 +976,12 @@ impl Model {
                 } else {
                     24 * n
                 };
-                let memory = sampled(16 + 56 + 8 * buckets, entries + sds_sum, n, n);
+                let memory = sampled(
+                    16 + self.dict_struct() + 8 * buckets,
+                    entries + sds_sum,
+                    n,
+                    n,
+                );
                 Ok(KeyEstimate {
                     memory,
                     encoding: Encoding::Hashtable,
@@ -861,14 +991,28 @@ impl Model {
             }
             DataType::Zset => {
                 let (mut n, mut largest, mut lp, mut sds_sum) = (0u64, 0u64, 7u64, 0u64);
+                let mut zl = Ziplist::default();
                 k.value.for_each_element(scratch, |e| {
                     if let Element::Scored(s, score) = e {
                         n += 1;
                         largest = largest.max(s.len());
                         lp += lp_entry_size(s) + lp_score_size(score);
+                        zl.push(s);
+                        zl.push(Scalar::Bytes(score_text(score).as_bytes()));
                         sds_sum += self.sds_alloc(s.len());
                     }
                 })?;
+                if self.line == ServerLine::Redis62
+                    && n <= t.zset_entries
+                    && largest <= t.zset_value
+                {
+                    return Ok(KeyEstimate {
+                        memory: 16 + zl.bytes(),
+                        encoding: Encoding::Ziplist,
+                        elements: n,
+                        largest_element: largest,
+                    });
+                }
                 if n <= t.zset_entries && largest <= t.zset_value {
                     return Ok(KeyEstimate {
                         memory: 16 + self.blob(lp),
@@ -963,6 +1107,7 @@ impl Model {
         let mut largest = 0u64;
         let mut lp = 7u64;
         let mut convert_at: Option<u64> = None;
+        let mut zl = Ziplist::default();
         let mut elesize = 0u64;
         let from_blob = k.value.blob().is_some();
         k.value.for_each_element(scratch, |e| {
@@ -973,10 +1118,26 @@ impl Model {
                     convert_at = Some(n);
                 }
                 lp += lp_entry_size(f) + lp_entry_size(v);
-                elesize += self.sds(f.len()) + self.sds(v.len()) + 24;
+                zl.push(f);
+                zl.push(v);
+                elesize += self.sds_alloc(f.len()) + self.sds_alloc(v.len()) + 24;
                 n += 1;
             }
         })?;
+        if self.line == ServerLine::Redis62 && n <= t.hash_entries && convert_at.is_none() {
+            let memory = 16
+                + if from_blob {
+                    k.value.blob().map_or(0, |b| b.data.len())
+                } else {
+                    zl.bytes()
+                };
+            return Ok(KeyEstimate {
+                memory,
+                encoding: Encoding::Ziplist,
+                elements: total,
+                largest_element: largest,
+            });
+        }
         if n <= t.hash_entries && convert_at.is_none() {
             let memory = if from_blob {
                 16 + self.blob(k.value.blob().map_or(0, |b| b.data.len()))
@@ -1038,7 +1199,7 @@ impl Model {
                 largest_element: largest,
             });
         }
-        let memory = sampled(16 + 56 + 8 * buckets, elesize, n, n);
+        let memory = sampled(16 + self.dict_struct() + 8 * buckets, elesize, n, n);
         Ok(KeyEstimate {
             memory,
             encoding: Encoding::Hashtable,
@@ -1066,7 +1227,15 @@ impl Model {
             Ok(())
         })?;
         keys.sort_unstable();
-        let mut memory = 16 + 80 + stream_radix_memory(s.nodes, node_count(&keys)) + lp_sum;
+        // `sizeof(stream)` and `sizeof(streamCG)`: 6.2 has no first/max-deleted IDs, no
+        // entries-added and no entries-read.
+        let (stream_struct, group_struct) = if self.line == ServerLine::Redis62 {
+            (40, 32)
+        } else {
+            (80, 40)
+        };
+        let mut memory =
+            16 + stream_struct + stream_radix_memory(s.nodes, node_count(&keys)) + lp_sum;
         let consumer_size = if self.line == ServerLine::Redis70 {
             24
         } else {
@@ -1079,7 +1248,7 @@ impl Model {
                 Ok(())
             })?;
             keys.sort_unstable();
-            memory += 40 + stream_radix_memory(g.pel, node_count(&keys)) + 24 * g.pel;
+            memory += group_struct + stream_radix_memory(g.pel, node_count(&keys)) + 24 * g.pel;
             g.for_each_consumer(|c| {
                 keys.clear();
                 c.for_each_pending_id(|id| {
