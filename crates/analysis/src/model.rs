@@ -34,6 +34,10 @@ pub enum ServerLine {
     /// modelled yet): the kvobj header and listpacks,
     /// intsets and quicklist nodes without allocator slack, `type5` sds without slack.
     Redis84,
+    /// Redis 8.6 (experimental, `--model` only): the 8.4 tracked sizes with the kvobj header
+    /// counted by `zmalloc_size`; strings, listpacks, intsets, quicklists and hashtable sets
+    /// match the 8.6-era corpus, hashtable hashes and streams do not yet.
+    Redis86,
     /// Valkey 8.1 (experimental, `--model` only): the object layout of Redis 8.2 (key
     /// embedded in the object) and the new open-addressing `hashtable` for sets, hashes and
     /// zset indexes. Streams, hashtable hashes and field-TTL hashes are not right yet.
@@ -66,6 +70,8 @@ impl ServerLine {
             (7, 4) | (7, 9) | (8, 0) => Some(ServerLine::Redis74),
             (8, 2) => Some(ServerLine::Redis82),
             (8, 4) => Some(ServerLine::Redis84),
+            // Redis 8.6 is experimental (`--model redis-8.6`): hashtable hashes (one entry
+            // block per field, #14595) and streams are not right yet.
             _ => None,
         }
     }
@@ -81,6 +87,7 @@ impl ServerLine {
             ServerLine::Valkey80 => "valkey-8.0",
             ServerLine::Redis82 => "redis-8.2",
             ServerLine::Redis84 => "redis-8.4",
+            ServerLine::Redis86 => "redis-8.6",
             ServerLine::Valkey81 => "valkey-8.1",
             ServerLine::Valkey90 => "valkey-9.0",
         }
@@ -97,6 +104,7 @@ impl ServerLine {
             "valkey-8.0" => ServerLine::Valkey80,
             "redis-8.2" => ServerLine::Redis82,
             "redis-8.4" => ServerLine::Redis84,
+            "redis-8.6" => ServerLine::Redis86,
             "valkey-8.1" => ServerLine::Valkey81,
             "valkey-9.0" => ServerLine::Valkey90,
             _ => return None,
@@ -458,6 +466,7 @@ impl Model {
             ServerLine::Valkey80
                 | ServerLine::Redis82
                 | ServerLine::Redis84
+                | ServerLine::Redis86
                 | ServerLine::Valkey81
                 | ServerLine::Valkey90
         ) {
@@ -470,7 +479,10 @@ impl Model {
     /// Size a blob (listpack, intset, quicklist node) is counted with: its allocation, or
     /// its exact bytes where the server tracks logical sizes (Redis 8.4).
     fn blob(&self, n: u64) -> u64 {
-        if matches!(self.line, ServerLine::Redis84 | ServerLine::Redis62) {
+        if matches!(
+            self.line,
+            ServerLine::Redis84 | ServerLine::Redis86 | ServerLine::Redis62
+        ) {
             n
         } else {
             self.c(n)
@@ -488,7 +500,7 @@ impl Model {
 
     /// `sdsAllocSize` of a member or value: Redis 8.4 counts `type5` strings without slack.
     fn sds_alloc(&self, len: u64) -> u64 {
-        if self.line == ServerLine::Redis84 && self.hdr(len) == 1 {
+        if matches!(self.line, ServerLine::Redis84 | ServerLine::Redis86) && self.hdr(len) == 1 {
             len + 2
         } else {
             self.sds(len)
@@ -504,7 +516,11 @@ impl Model {
         let bare = 16 + 1 + self.hdr(klen) + klen + 1;
         let slot = k.expire_ms.is_some() || klen >= 128 || self.c(bare) >= bare + 8;
         let ttl = if slot { 8 } else { 0 };
-        let header = bare + ttl;
+        let header = if self.line == ServerLine::Redis86 {
+            self.c(bare + ttl)
+        } else {
+            bare + ttl
+        };
         if let Some(s) = k.value.as_string() {
             let mut buf = Vec::new();
             let v = self.string_value(&s, &mut buf)?;
@@ -617,7 +633,7 @@ impl Model {
         ) {
             return self.estimate_kvobj(k, scratch);
         }
-        if self.line == ServerLine::Redis84 {
+        if matches!(self.line, ServerLine::Redis84 | ServerLine::Redis86) {
             return self.estimate_tracked(k, scratch);
         }
         let value = self.value(k, scratch)?;
