@@ -14,7 +14,7 @@ RDBSCOPE_ACCURACY_OUT="$tmp" cargo test -q -p rdbscope-analysis --test accuracy 
   echo "the error of the sum. Skiplist zsets are random on the server (expected node size is"
   echo "used); Valkey 8.0 hashtable sets depend on the hash seed (expected collisions)."
   echo
-  echo "Lines implemented: Redis 6.2, 7.0, 7.2, 7.4/8.0, 8.2, 8.4 (streams approximate); Valkey 7.2, 8.0. Experimental (not judged): Redis 8.6, Valkey 8.1, 9.0."
+  echo "Lines implemented: Redis 6.2, 7.0, 7.2, 7.4/8.0, 8.2, 8.4 (streams approximate); Valkey 7.2, 8.0, 8.1. Experimental (not judged): Redis 8.6, Valkey 9.0."
   echo "Not yet: list-compress-depth > 0; the keyspace overhead for used_memory."
   echo
   cat "$tmp"

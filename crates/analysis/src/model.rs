@@ -38,11 +38,11 @@ pub enum ServerLine {
     /// counted by `zmalloc_size`; strings, listpacks, intsets, quicklists and hashtable sets
     /// match the 8.6-era corpus, hashtable hashes and streams do not yet.
     Redis86,
-    /// Valkey 8.1 (experimental, `--model` only): the object layout of Redis 8.2 (key
-    /// embedded in the object) and the new open-addressing `hashtable` for sets, hashes and
-    /// zset indexes. Streams, hashtable hashes and field-TTL hashes are not right yet.
+    /// Valkey 8.1: the object layout of Redis 8.2 (key embedded in the object), the
+    /// open-addressing `hashtable` for sets, hashes and zset indexes, tracked rax sizes.
     Valkey81,
-    /// Valkey 9.0 (experimental, `--model` only): as 8.1.
+    /// Valkey 9.0 (experimental, `--model` only): as 8.1, hashes with field TTLs always
+    /// hashtables; their volatile-field index is not counted yet.
     Valkey90,
 }
 
@@ -57,8 +57,9 @@ impl ServerLine {
             return match parse(v)? {
                 (7, _) => Some(ServerLine::Valkey72),
                 (8, 0) => Some(ServerLine::Valkey80),
-                // Valkey 8.1 and 9.0 are experimental (only through `--model`): streams,
-                // hashtable hashes and field-TTL hashes are not modelled yet.
+                (8, 1) => Some(ServerLine::Valkey81),
+                // Valkey 9.0 is experimental (`--model valkey-9.0`): hashes with field TTLs
+                // are about 8 bytes per TTL field short (the volatile-set index).
                 _ => None,
             };
         }
@@ -565,21 +566,65 @@ impl Model {
         matches!(self.line, ServerLine::Valkey81 | ServerLine::Valkey90)
     }
 
+    /// Valkey 8.1+ streams: radix trees by their tracked allocations (`raxAllocSize`: the
+    /// 32-byte `rax` and every node's usable size) instead of the 7.x heuristic.
+    fn stream_tracked(
+        &self,
+        s: &rdbscope_parser::stream::Stream<'_>,
+        mut keys: Vec<[u8; 16]>,
+        lp_sum: u64,
+    ) -> Result<KeyEstimate> {
+        use crate::rax::alloc_size;
+        let rax = |keys: &[[u8; 16]]| 32 + alloc_size(keys, |n| self.c(n));
+        let mut memory = 16 + 80 + rax(&keys) + lp_sum;
+        s.for_each_group(|g| {
+            keys.clear();
+            g.for_each_pending(|p| {
+                keys.push(id_bytes(p.id));
+                Ok(())
+            })?;
+            keys.sort_unstable();
+            memory += 40 + rax(&keys) + 24 * g.pel;
+            g.for_each_consumer(|c| {
+                keys.clear();
+                c.for_each_pending_id(|id| {
+                    keys.push(id_bytes(id));
+                    Ok(())
+                })?;
+                keys.sort_unstable();
+                memory += 32 + c.name.len() + rax(&keys);
+                Ok(())
+            })
+        })?;
+        Ok(KeyEstimate {
+            memory,
+            encoding: Encoding::Stream,
+            elements: s.length,
+            largest_element: 0,
+        })
+    }
+
     /// `hashtableMemUsage` (Valkey 8.1+ `hashtable.c`): the 72-byte struct and 64-byte
     /// buckets of 7 slots, pre-sized for `n` (`hashtableTryExpand`: 5/32 buckets per entry,
     /// a power of two), plus the expected child buckets of overfull buckets (the bucket of an
     /// element depends on the process's hash seed, so the Poisson expectation is used).
     fn hashtable_mem(&self, n: u64) -> u64 {
         let buckets = next_pow2(n.saturating_mul(5).div_ceil(32)).max(1);
-        let lambda = n as f64 / buckets as f64;
-        // P(X >= k) for X ~ Poisson(lambda); a bucket overflows past 7 entries, each child
-        // holds 6 more before chaining again.
+        // P(X >= k) for X ~ Binomial(n, 1/buckets): the fill of one bucket. A bucket
+        // overflows past 7 entries, each child holds 6 more before chaining again.
+        let p = 1.0 / buckets as f64;
         let tail = |k: u64| -> f64 {
-            let mut p = (-lambda).exp();
+            if k > n {
+                return 0.0;
+            }
+            if buckets == 1 {
+                return 1.0;
+            }
+            let mut pmf = (1.0 - p).powf(n as f64);
             let mut cdf = 0.0;
             for i in 0..k {
-                cdf += p;
-                p *= lambda / (i + 1) as f64;
+                cdf += pmf;
+                pmf *= (n - i) as f64 / (i + 1) as f64 * p / (1.0 - p);
             }
             (1.0 - cdf).max(0.0)
         };
@@ -1153,6 +1198,8 @@ impl Model {
                 n += 1;
             }
         })?;
+        // Valkey 9 keeps every hash with field TTLs (HASH_2) as a hashtable.
+        let force_ht = k.value.kind() == ValueKind::ValkeyHash2;
         if self.line == ServerLine::Redis62 && n <= t.hash_entries && convert_at.is_none() {
             let memory = 16
                 + if from_blob {
@@ -1167,7 +1214,7 @@ impl Model {
                 largest_element: largest,
             });
         }
-        if n <= t.hash_entries && convert_at.is_none() {
+        if !force_ht && n <= t.hash_entries && convert_at.is_none() {
             let memory = if from_blob {
                 16 + self.blob(k.value.blob().map_or(0, |b| b.data.len()))
             } else {
@@ -1205,8 +1252,10 @@ impl Model {
             // 128 bytes, else the field block plus the value's sds.
             let mut entries = 0u64;
             k.value.for_each_element(scratch, |e| {
-                if let Element::Field(f, v, _) = e {
-                    let fs = self.hdr(f.len()) + f.len() + 1;
+                if let Element::Field(f, v, ttl) = e {
+                    // A field with a TTL has at least an sds8 header and an 8-byte expiry.
+                    let (min_hdr, expiry) = if ttl.is_some() { (3, 8) } else { (0, 0) };
+                    let fs = self.hdr(f.len()).max(min_hdr) + f.len() + 1 + expiry;
                     let embedded = fs + 3 + v.len() + 1;
                     entries += if embedded <= 128 {
                         self.c(embedded)
@@ -1256,6 +1305,9 @@ impl Model {
             Ok(())
         })?;
         keys.sort_unstable();
+        if self.is_valkey_hashtable() {
+            return self.stream_tracked(&s, keys, lp_sum);
+        }
         // `sizeof(stream)` and `sizeof(streamCG)`: 6.2 has no first/max-deleted IDs, no
         // entries-added and no entries-read.
         let (stream_struct, group_struct) = if self.line == ServerLine::Redis62 {

@@ -69,3 +69,104 @@ mod tests {
         assert_eq!(node_count(&[*b"abc", *b"abd", *b"axy"]), 7);
     }
 }
+
+/// Bytes `raxNode` allocations take for `keys` (sorted, distinct, equal length), each node
+/// counted by `usable` (the allocator's size for a request): what `rax->alloc_size` tracks
+/// in Valkey 8.1+ and Redis 8.4+. Every key carries a non-NULL value pointer (streams,
+/// PELs). The `rax` struct itself is not included.
+pub fn alloc_size<const N: usize>(keys: &[[u8; N]], usable: impl Fn(u64) -> u64) -> u64 {
+    // raxNode: 4-byte header, the chars, padding to pointer alignment, child pointers, and
+    // the value pointer of key nodes.
+    let pad = |s: u64| (8 - ((s + 4) % 8)) % 8;
+    let compressed = |s: u64| usable(4 + s + pad(s) + 8);
+    let branch = |k: u64| usable(4 + k + pad(k) + 8 * k);
+    let leaf = usable(4 + pad(0) + 8);
+    if keys.is_empty() {
+        return usable(4 + pad(0));
+    }
+    struct Node {
+        depth: usize,
+        children: u64,
+    }
+    let node_size = |n: &Node| {
+        if n.depth == N {
+            leaf
+        } else {
+            branch(n.children)
+        }
+    };
+    let mut total = 0u64;
+    let mut stack: Vec<Node> = vec![Node {
+        depth: N,
+        children: 0,
+    }];
+    for w in keys.windows(2) {
+        let l = w[0]
+            .iter()
+            .zip(w[1].iter())
+            .take_while(|(a, b)| a == b)
+            .count();
+        let mut pending = 0u64;
+        while stack.last().is_some_and(|n| n.depth > l) {
+            let Some(node) = stack.pop() else { break };
+            total += node_size(&node);
+            let parent_depth = match stack.last_mut() {
+                Some(p) if p.depth >= l => {
+                    p.children += 1;
+                    p.depth
+                }
+                _ => {
+                    pending += 1;
+                    l
+                }
+            };
+            if node.depth > parent_depth + 1 {
+                total += compressed((node.depth - parent_depth - 1) as u64);
+            }
+        }
+        if stack.last().map(|n| n.depth) != Some(l) {
+            stack.push(Node {
+                depth: l,
+                children: pending,
+            });
+        } else if let Some(top) = stack.last_mut() {
+            top.children += pending;
+        }
+        stack.push(Node {
+            depth: N,
+            children: 0,
+        });
+    }
+    while let Some(node) = stack.pop() {
+        total += node_size(&node);
+        match stack.last_mut() {
+            Some(p) => {
+                p.children += 1;
+                if node.depth > p.depth + 1 {
+                    total += compressed((node.depth - p.depth - 1) as u64);
+                }
+            }
+            None => {
+                // The top node: below a compressed root unless it is the root itself.
+                if node.depth > 0 {
+                    total += compressed(node.depth as u64);
+                }
+            }
+        }
+    }
+    total
+}
+
+#[cfg(test)]
+mod alloc_tests {
+    use super::alloc_size;
+
+    #[test]
+    fn rax_alloc_small_cases() {
+        let exact = |n: u64| n;
+        // one key "abc": root compressed 3 chars (4+3+1 pad+8 = 16) + leaf (4+4+8 = 16)
+        assert_eq!(alloc_size(&[*b"abc"], exact), 32);
+        // "abc","abd": root compressed "ab" (4+2+2+8=16), branch of 2 (4+2+2+16=24), 2 leaves
+        assert_eq!(alloc_size(&[*b"abc", *b"abd"], exact), 16 + 24 + 32);
+    }
+}

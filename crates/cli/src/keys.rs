@@ -342,7 +342,7 @@ pub fn run(args: &Args) -> Result<Exit> {
     };
     let forced = match &args.model {
         Some(m) => Some(ServerLine::parse(m).ok_or_else(|| {
-            anyhow::anyhow!("unknown --model {m:?} (known: redis-7.0, redis-7.2, redis-7.4, redis-8.0, redis-8.2, valkey-7.2, valkey-8.0; redis-8.4; experimental: redis-8.6, valkey-8.1, valkey-9.0)")
+            anyhow::anyhow!("unknown --model {m:?} (known: redis-6.2, redis-7.0, redis-7.2, redis-7.4, redis-8.0, redis-8.2, redis-8.4, valkey-7.2, valkey-8.0, valkey-8.1; experimental: redis-8.6, valkey-9.0)")
         })?),
         None => None,
     };
