@@ -576,7 +576,10 @@ impl Model {
     ) -> Result<KeyEstimate> {
         use crate::rax::alloc_size;
         let rax = |keys: &[[u8; 16]]| 32 + alloc_size(keys, |n| self.c(n));
-        let mut memory = 16 + 80 + rax(&keys) + lp_sum;
+        // `sizeof(stream)`: 80 in Valkey; 128 in Redis 8.4 (read off the 8.4.0 corpus, whose
+        // consumer-group streams still differ: group overheads of 8.4 are not modelled).
+        let stream_struct = if self.is_valkey_hashtable() { 80 } else { 128 };
+        let mut memory = 16 + stream_struct + rax(&keys) + lp_sum;
         s.for_each_group(|g| {
             keys.clear();
             g.for_each_pending(|p| {
@@ -1298,14 +1301,16 @@ impl Model {
         let mut lp_sum = 0u64;
         let mut buf = Vec::new();
         s.for_each_node(|n| {
-            lp_sum += self.c(n.listpack.len());
+            lp_sum += self.blob(n.listpack.len());
             let mut id = [0u8; 16];
             id.copy_from_slice(n.master_key.bytes(&mut buf)?.get(..16).unwrap_or(&[0; 16]));
             keys.push(id);
             Ok(())
         })?;
         keys.sort_unstable();
-        if self.is_valkey_hashtable() {
+        if self.is_valkey_hashtable()
+            || matches!(self.line, ServerLine::Redis84 | ServerLine::Redis86)
+        {
             return self.stream_tracked(&s, keys, lp_sum);
         }
         // `sizeof(stream)` and `sizeof(streamCG)`: 6.2 has no first/max-deleted IDs, no
