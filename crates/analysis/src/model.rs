@@ -142,6 +142,55 @@ pub struct Thresholds {
     pub list_size: i64,
 }
 
+impl Thresholds {
+    /// Applies one `redis.conf` setting (both the `listpack` and the older `ziplist` names).
+    /// Returns `Ok(false)` for settings the model does not use.
+    ///
+    /// # Errors
+    /// A value that is not a number.
+    pub fn set(&mut self, name: &str, value: &str) -> std::result::Result<bool, String> {
+        let name = name.to_ascii_lowercase().replace("ziplist", "listpack");
+        let num = || {
+            value
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| format!("{name}: expected a number, got {value:?}"))
+        };
+        let unsigned = || num().map(|v| v.max(0) as u64);
+        match name.as_str() {
+            "hash-max-listpack-entries" => self.hash_entries = unsigned()?,
+            "hash-max-listpack-value" => self.hash_value = unsigned()?,
+            "set-max-intset-entries" => self.set_intset_entries = unsigned()?,
+            "set-max-listpack-entries" => self.set_entries = unsigned()?,
+            "set-max-listpack-value" => self.set_value = unsigned()?,
+            "zset-max-listpack-entries" => self.zset_entries = unsigned()?,
+            "zset-max-listpack-value" => self.zset_value = unsigned()?,
+            "list-max-listpack-size" => self.list_size = num()?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Applies the settings of a `redis.conf` / `valkey.conf` text (`name value` lines).
+    ///
+    /// # Errors
+    /// A known setting with a bad value, with its line number.
+    pub fn apply_conf(&mut self, text: &str) -> std::result::Result<(), String> {
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut it = line.splitn(2, char::is_whitespace);
+            if let (Some(k), Some(v)) = (it.next(), it.next()) {
+                self.set(k, v.trim().trim_matches('"'))
+                    .map_err(|e| format!("line {}: {e}", i + 1))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Default for Thresholds {
     fn default() -> Self {
         Thresholds {

@@ -5,7 +5,7 @@ use crate::{input, read_input, Exit, InputArgs};
 use anyhow::Result;
 use rdbscope_analysis::alloc::Allocator;
 use rdbscope_analysis::filter::KeyFilter;
-use rdbscope_analysis::model::{KeyEstimate, Model, ServerLine};
+use rdbscope_analysis::model::{KeyEstimate, Model, ServerLine, Thresholds};
 use rdbscope_parser::{DataType, Record, Scratch};
 use std::io::{BufWriter, Write};
 
@@ -121,6 +121,13 @@ pub struct Args {
     /// Allocator of the loading server.
     #[arg(long, value_enum, default_value_t = AllocatorArg::Jemalloc)]
     allocator: AllocatorArg,
+    /// A setting of the loading server, `name=value` (repeatable): the encoding thresholds
+    /// (`hash-max-listpack-entries`, `list-max-listpack-size`, …).
+    #[arg(long = "config", value_name = "NAME=VALUE")]
+    config: Vec<String>,
+    /// Read the loading server's settings from a redis.conf / valkey.conf.
+    #[arg(long, value_name = "FILE")]
+    redis_conf: Option<std::path::PathBuf>,
     #[command(flatten)]
     filter: FilterArgs,
     #[command(flatten)]
@@ -347,6 +354,29 @@ pub fn run(args: &Args) -> Result<Exit> {
         None => None,
     };
     let allocator: Allocator = args.allocator.into();
+    let mut thresholds = Thresholds::default();
+    if let Some(p) = &args.redis_conf {
+        let text =
+            std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        if let Err(e) = thresholds.apply_conf(&text) {
+            eprintln!("rdbscope: {}: {e}", p.display());
+            return Ok(Exit::Usage);
+        }
+    }
+    for c in &args.config {
+        let Some((k, v)) = c.split_once('=') else {
+            eprintln!("rdbscope: --config {c:?}: expected NAME=VALUE");
+            return Ok(Exit::Usage);
+        };
+        match thresholds.set(k.trim(), v) {
+            Ok(true) => {}
+            Ok(false) => eprintln!("rdbscope: --config {k}: not used by the memory model, ignored"),
+            Err(e) => {
+                eprintln!("rdbscope: --config {e}");
+                return Ok(Exit::Usage);
+            }
+        }
+    }
     let mut versions: (Option<String>, Option<String>) = (None, None);
     let mut model: Option<Option<Model>> = None;
     let mut scratch = Scratch::new();
@@ -401,7 +431,10 @@ pub fn run(args: &Args) -> Result<Exit> {
                         .or_else(|| {
                             ServerLine::from_versions(versions.0.as_deref(), versions.1.as_deref())
                         })
-                        .map(|line| Model::new(line, allocator))
+                        .map(|line| Model {
+                            thresholds,
+                            ..Model::new(line, allocator)
+                        })
                 });
                 let (est, anomaly) = match model.map(|m| m.estimate(k, &mut scratch)) {
                     Some(Ok(e)) => (Some(e), None),

@@ -518,3 +518,23 @@ fn filters_select_keys() {
         Some(2)
     );
 }
+
+#[test]
+fn loading_server_settings_change_encodings() {
+    let f = fixture("hashes.rdb");
+    let f = f.to_str().unwrap();
+    let (default, _) = keys_jsonl(&[f]);
+    assert!(default.iter().any(|r| r["encoding"] == "listpack"));
+    let (forced, _) = keys_jsonl(&["--config", "hash-max-listpack-entries=0", f]);
+    assert!(forced.iter().all(|r| r["encoding"] == "hashtable"));
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("redis.conf");
+    std::fs::write(&conf, "# old name\nhash-max-ziplist-entries 0\nsave \"\"\n").unwrap();
+    let (from_conf, _) = keys_jsonl(&["--redis-conf", conf.to_str().unwrap(), f]);
+    assert_eq!(from_conf, forced);
+    let bad = rdbscope()
+        .args(["keys", "--config", "hash-max-listpack-entries=lots", f])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
