@@ -398,6 +398,81 @@ fn hand_made_files(seeds: &mut Seeds) {
         .finish();
     seeds.put_file("dragonfly-json-expiring-hash-set.rdb", &f);
 
+    // Dragonfly sketches (33 to 37), a vector index (222), a tagged chunk (224) and compressed
+    // blobs (201 zstd, 202 LZ4). The parser only frames blobs and chunks, so their payloads
+    // here are arbitrary bytes.
+    let chunks = |parts: &[&[u8]]| {
+        let mut out = len(parts.iter().map(|p| p.len() as u64).sum());
+        for p in parts {
+            out.extend(len(p.len() as u64));
+            out.extend_from_slice(p);
+        }
+        out
+    };
+    let sbf_head = || {
+        let mut out = len(0);
+        out.extend_from_slice(&2.0f64.to_le_bytes());
+        out.extend_from_slice(&0.01f64.to_le_bytes());
+        for n in [0, 100, 1000] {
+            out.extend(len(n));
+        }
+        out.extend(len(1));
+        out.extend(len(3));
+        out
+    };
+    let mut sbf = sbf_head();
+    sbf.extend(string([0xAAu8; 8]));
+    let mut sbf2 = sbf_head();
+    sbf2.extend(chunks(&[&[0x55; 4], &[0x0F; 4]]));
+    let mut cms = [2, 2, 5].iter().flat_map(|&n| len(n)).collect::<Vec<u8>>();
+    cms.extend_from_slice(&[1; 32]);
+    let mut topk = [0, 2, 4, 2]
+        .iter()
+        .flat_map(|&n| len(n))
+        .collect::<Vec<u8>>();
+    topk.extend_from_slice(&0.9f64.to_le_bytes());
+    topk.extend(len(1));
+    topk.extend(string("item"));
+    topk.extend(len(3));
+    topk.extend(len(6));
+    topk.extend_from_slice(&[0; 6]);
+    let mut cuckoo = [4, 20, 1, 8, 2, 0]
+        .iter()
+        .flat_map(|&n| len(n))
+        .collect::<Vec<u8>>();
+    cuckoo.extend(len(1));
+    cuckoo.extend(chunks(&[&[7; 16]]));
+    let mut vector = vec![222u8];
+    vector.extend(string("vidx"));
+    vector.extend(len(0));
+    vector.extend(len(1));
+    vector.extend_from_slice(&[0; 12]);
+    vector.extend_from_slice(&1u32.to_le_bytes());
+    vector.extend_from_slice(&1u32.to_le_bytes());
+    vector.extend_from_slice(&5u32.to_le_bytes());
+    vector.extend_from_slice(&0u32.to_le_bytes());
+    let mut chunk = vec![224u8];
+    chunk.extend_from_slice(&3u32.to_le_bytes());
+    chunk.extend_from_slice(&4u32.to_le_bytes());
+    chunk.extend_from_slice(b"\x00\x01k\x01");
+    let mut blobs = vec![201u8];
+    blobs.extend(string(b"\x28\xb5\x2f\xfd zstd frame"));
+    blobs.push(202);
+    blobs.extend(string(b"\x04\x22\x4d\x18 lz4 frame"));
+    let f = RdbWriter::redis(11)
+        .aux("df-ver", "1.30.0")
+        .select_db(0)
+        .key(33, "sbf", &sbf)
+        .key(34, "sbf2", &sbf2)
+        .key(35, "cms", &cms)
+        .key(36, "topk", &topk)
+        .key(37, "cuckoo", &cuckoo)
+        .raw(&vector)
+        .raw(&chunk)
+        .raw(&blobs)
+        .finish();
+    seeds.put_file("dragonfly-sketches-chunks-blobs.rdb", &f);
+
     // KeyDB CRON (type 64, RDB < 12): script, start, interval, keys, args.
     let mut cron = string("return 1");
     cron.extend(encode::ms_time(1_700_000_000_000));
