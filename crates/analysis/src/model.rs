@@ -217,6 +217,9 @@ pub struct Model {
     pub thresholds: Thresholds,
     /// Cluster mode (adds per-key dict metadata on 7.0 and 7.2).
     pub cluster: bool,
+    /// The loading server's clock in Unix ms, as far as it is known (the snapshot time):
+    /// hash fields whose TTL is before it are dropped after load by the field expiry.
+    pub now_ms: Option<i64>,
 }
 
 /// The in-memory encoding after load, as `OBJECT ENCODING` names it.
@@ -498,6 +501,16 @@ impl Model {
             allocator,
             thresholds: Thresholds::default(),
             cluster: false,
+            now_ms: None,
+        }
+    }
+
+    /// Whether a hash field with this TTL is still there once the loading server has run
+    /// its field expiry.
+    fn field_alive(&self, ttl: Option<i64>) -> bool {
+        match (ttl, self.now_ms) {
+            (Some(t), Some(now)) => t >= now,
+            _ => true,
         }
     }
 
@@ -1183,21 +1196,35 @@ impl Model {
     /// hashtable whose TTL fields carry 18 bytes of metadata (`mstrNewWithMeta`).
     fn hash_with_ttls(&self, k: &KeyRecord<'_>, scratch: &mut Scratch) -> Result<KeyEstimate> {
         let t = &self.thresholds;
-        let (mut n, mut largest, mut lp, mut elesize) = (0u64, 0u64, 7u64, 0u64);
+        // Counted over the fields that survive the field expiry (`n`, `lp`, `elesize`) and
+        // over the file's fields (`n_file`, `convert_at`), which decide the load path.
+        let (mut n, mut n_file, mut largest, mut lp, mut elesize) = (0u64, 0u64, 0u64, 7u64, 0u64);
+        let mut convert_at: Option<u64> = None;
         k.value.for_each_element(scratch, |e| {
             if let Element::Field(f, v, ttl) = e {
+                if convert_at.is_none() && f.len().max(v.len()) > t.hash_value {
+                    convert_at = Some(n_file);
+                }
+                n_file += 1;
+                if !self.field_alive(ttl) {
+                    return;
+                }
                 n += 1;
                 largest = largest.max(f.len()).max(v.len());
                 lp += lp_entry_size(f) + lp_entry_size(v) + lp_int_size(ttl.unwrap_or(0));
                 let meta = if ttl.is_some() { 18 } else { 0 };
-                elesize += self.c(self.hdr(f.len()) + f.len() + 1 + meta) + self.sds(v.len()) + 24;
+                elesize +=
+                    self.c(self.hdr(f.len()) + f.len() + 1 + meta) + self.sds_alloc(v.len()) + 24;
             }
         })?;
-        if n <= t.hash_entries && largest <= t.hash_value {
-            let lp = match (k.value.kind(), k.value.blob()) {
-                (ValueKind::HashListpackEx | ValueKind::HashListpackExPreGa, Some(b)) => {
-                    b.data.len()
-                }
+        let from_blob = matches!(
+            k.value.kind(),
+            ValueKind::HashListpackEx | ValueKind::HashListpackExPreGa
+        );
+        if n_file <= t.hash_entries && convert_at.is_none() {
+            // Expired fields are deleted from the listpack, which is reallocated to fit.
+            let lp = match k.value.blob() {
+                Some(b) if from_blob && n == n_file => b.data.len(),
                 _ => lp,
             };
             return Ok(KeyEstimate {
@@ -1207,7 +1234,40 @@ impl Model {
                 largest_element: largest,
             });
         }
-        let memory = sampled(16 + 56 + 8 * dict_buckets(n), elesize, n, n);
+        // Dict sizing (`rdbLoadObject`): a listpackEx blob over the limit is converted with
+        // `dictExpand(all fields)`; RDB_TYPE_HASH_METADATA over the limit starts as an empty
+        // dict grown by inserts, otherwise as a listpackEx converted at the first long field
+        // with `dictTryExpand(remaining)`. The field expiry then deletes the expired fields
+        // (each delete a rehash step, a shrink below 1/8 full). A dict still rehashing
+        // counts both tables.
+        let mut d = if from_blob {
+            DictSim::with_size(n_file)
+        } else if n_file > t.hash_entries {
+            let mut d = DictSim::with_size(0);
+            for _ in 0..n_file {
+                d.add();
+            }
+            d
+        } else {
+            let i = convert_at.unwrap_or(0);
+            let mut d = DictSim::with_size(i);
+            d.used0 = i;
+            let remaining = n_file - i;
+            if remaining > 4 {
+                d.try_expand(remaining);
+            }
+            for _ in 0..remaining {
+                d.add();
+            }
+            d
+        };
+        if from_blob {
+            d.used0 = n_file;
+        }
+        for _ in n..n_file {
+            d.remove();
+        }
+        let memory = sampled(16 + 56 + 8 * d.slots(), elesize, n, n);
         Ok(KeyEstimate {
             memory,
             encoding: Encoding::Hashtable,
@@ -1450,6 +1510,30 @@ impl DictSim {
 
     /// `dictAdd`: a rehash step, grow if full, insert.
     fn add(&mut self) {
+        self.step();
+        if self.rehash.is_none() && self.used0 >= self.size0 {
+            self.start_rehash(next_pow2(self.used0 + 1));
+        }
+        match &mut self.rehash {
+            Some((_, used, _)) => *used += 1,
+            None => self.used0 += 1,
+        }
+    }
+
+    /// `dictDelete`: a rehash step, remove, shrink below 1/8 full (`dictShrinkIfNeeded`).
+    fn remove(&mut self) {
+        self.step();
+        match &mut self.rehash {
+            Some((_, used, _)) if *used > 0 && self.used0 == 0 => *used -= 1,
+            _ => self.used0 = self.used0.saturating_sub(1),
+        }
+        if self.rehash.is_none() && self.size0 > 4 && self.used0 * 8 <= self.size0 {
+            self.start_rehash(next_pow2(self.used0).max(4));
+        }
+    }
+
+    /// One `_dictRehashStep`.
+    fn step(&mut self) {
         if let Some((size, used, steps)) = self.rehash {
             if steps <= 1 {
                 self.size0 = size;
@@ -1458,13 +1542,6 @@ impl DictSim {
             } else {
                 self.rehash = Some((size, used, steps - 1));
             }
-        }
-        if self.rehash.is_none() && self.used0 >= self.size0 {
-            self.start_rehash(next_pow2(self.used0 + 1));
-        }
-        match &mut self.rehash {
-            Some((_, used, _)) => *used += 1,
-            None => self.used0 += 1,
         }
     }
 

@@ -163,6 +163,10 @@ fn accuracy_on_implemented_lines() {
                 allocator,
                 thresholds: th,
                 cluster: false,
+                now_ms: aux
+                    .get(&b"ctime"[..])
+                    .and_then(|c| c.parse::<i64>().ok())
+                    .map(|c| c * 1000 + 1000),
             };
             let stats = judge(&dump, &truth, &model);
             judged += 1;
@@ -180,7 +184,12 @@ fn accuracy_on_implemented_lines() {
                 ));
                 keys += s.keys;
                 enc_ok += s.enc_ok;
-                if !te.ends_with("skiplist") && !te.starts_with("stream") {
+                // Deterministic: all but skiplists and streams (random levels, expected sizes)
+                // and Valkey 8's hashtable sets, whose bucket chains / child buckets depend
+                // on the process's random hash seed (expected collisions are used).
+                let seed_dependent = te == "set/hashtable"
+                    && (label.starts_with("valkey-8") || label.starts_with("valkey-9"));
+                if !te.ends_with("skiplist") && !te.starts_with("stream") && !seed_dependent {
                     det += s.keys;
                     det_exact += s.exact;
                 }
@@ -192,15 +201,14 @@ fn accuracy_on_implemented_lines() {
                 100.0 * enc_rate,
                 100.0 * exact_rate
             );
-            // Regression floors for the lines implemented so far; the bar is 99.9% / 99%
-            // (all folders but 8.0 big-encodings, at 98.0%, already meet it).
+            // The bar: encoding 99.9%, deterministic keys 99% exact to the byte.
             if enc_rate < 0.999 {
                 failures.push(format!(
                     "{label}: encoding agreement {:.2}%",
                     100.0 * enc_rate
                 ));
             }
-            if exact_rate < 0.98 {
+            if exact_rate < 0.99 {
                 failures.push(format!("{label}: exact {:.2}%", 100.0 * exact_rate));
             }
         }

@@ -433,6 +433,7 @@ pub fn run(args: &Args) -> Result<Exit> {
                         })
                         .map(|line| Model {
                             thresholds,
+                            now_ms: cutoff,
                             ..Model::new(line, allocator)
                         })
                 });
