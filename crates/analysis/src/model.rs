@@ -27,6 +27,9 @@ pub enum ServerLine {
     /// Valkey 8.0: keys embedded in the main dict entry, sets without per-member entries
     /// for bucket-resident members, the newer sds header rule.
     Valkey80,
+    /// Valkey's development branch between 8.0 and 8.1 (reports 255.255.255, writes RDB
+    /// 11): the 8.0 accounting with 8.1's tracked stream sizes.
+    Valkey80Dev,
     /// Redis 8.2 (from 8.2.2, #14288): key and value in one `kvobj` allocation, counted
     /// with `zmalloc_size`; short strings embedded in it.
     Redis82,
@@ -34,21 +37,35 @@ pub enum ServerLine {
     /// modelled yet): the kvobj header and listpacks,
     /// intsets and quicklist nodes without allocator slack, `type5` sds without slack.
     Redis84,
-    /// Redis 8.6 (experimental, `--model` only): the 8.4 tracked sizes with the kvobj header
-    /// counted by `zmalloc_size`; strings, listpacks, intsets, quicklists and hashtable sets
-    /// match the 8.6-era corpus, hashtable hashes and streams do not yet.
+    /// Redis 8.6: the 8.4 tracked sizes with the kvobj header counted by `zmalloc_size`,
+    /// hash fields and values in one entry block (#14595), members embedded in skiplist
+    /// nodes (#14701), the IDMP stream fields.
     Redis86,
     /// Valkey 8.1: the object layout of Redis 8.2 (key embedded in the object), the
     /// open-addressing `hashtable` for sets, hashes and zset indexes, tracked rax sizes.
     Valkey81,
-    /// Valkey 9.0 (experimental, `--model` only): as 8.1, hashes with field TTLs always
-    /// hashtables; their volatile-field index is not counted yet.
+    /// Valkey 9.0: as 8.1 with the object's allocation counted, hashes with field TTLs
+    /// always hashtables with a volatile-field index (`vset`, approximate past 127 fields).
     Valkey90,
 }
 
 impl ServerLine {
-    /// Picks the line from the `redis-ver` / `valkey-ver` AUX fields.
+    /// Picks the line from the `redis-ver` / `valkey-ver` AUX fields (development builds,
+    /// which report 255.255.255, are not recognised: see [`ServerLine::detect`]).
     pub fn from_versions(redis_ver: Option<&str>, valkey_ver: Option<&str>) -> Option<ServerLine> {
+        Self::detect(redis_ver, valkey_ver, None)
+    }
+
+    /// Picks the line from the `redis-ver` / `valkey-ver` AUX fields and the file's RDB
+    /// version. Development builds report 255.255.255; they are placed by the RDB version
+    /// they write: Redis writing RDB 13 is the 8.6 line, Valkey writing `VALKEY080`+ the 9.0
+    /// line, Valkey writing RDB 11 the 8.0 line (the 2024 development branch, whose
+    /// streams already use 8.1's exact rax sizes and are approximate here).
+    pub fn detect(
+        redis_ver: Option<&str>,
+        valkey_ver: Option<&str>,
+        rdb_version: Option<u32>,
+    ) -> Option<ServerLine> {
         let parse = |v: &str| -> Option<(u32, u32)> {
             let mut it = v.split('.');
             Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
@@ -58,8 +75,12 @@ impl ServerLine {
                 (7, _) => Some(ServerLine::Valkey72),
                 (8, 0) => Some(ServerLine::Valkey80),
                 (8, 1) => Some(ServerLine::Valkey81),
-                // Valkey 9.0 is experimental (`--model valkey-9.0`): hashes with field TTLs
-                // are about 8 bytes per TTL field short (the volatile-set index).
+                (9, _) => Some(ServerLine::Valkey90),
+                (255, 255) => match rdb_version? {
+                    80.. => Some(ServerLine::Valkey90),
+                    11 => Some(ServerLine::Valkey80Dev),
+                    _ => None,
+                },
                 _ => None,
             };
         }
@@ -71,8 +92,8 @@ impl ServerLine {
             (7, 4) | (7, 9) | (8, 0) => Some(ServerLine::Redis74),
             (8, 2) => Some(ServerLine::Redis82),
             (8, 4) => Some(ServerLine::Redis84),
-            // Redis 8.6 is experimental (`--model redis-8.6`): hashtable hashes (one entry
-            // block per field, #14595) and streams are not right yet.
+            (8, 6) => Some(ServerLine::Redis86),
+            (255, 255) if rdb_version? == 13 => Some(ServerLine::Redis86),
             _ => None,
         }
     }
@@ -86,6 +107,7 @@ impl ServerLine {
             ServerLine::Redis74 => "redis-7.4",
             ServerLine::Valkey72 => "valkey-7.2",
             ServerLine::Valkey80 => "valkey-8.0",
+            ServerLine::Valkey80Dev => "valkey-8.0-dev",
             ServerLine::Redis82 => "redis-8.2",
             ServerLine::Redis84 => "redis-8.4",
             ServerLine::Redis86 => "redis-8.6",
@@ -103,6 +125,7 @@ impl ServerLine {
             "redis-7.4" | "redis-8.0" => ServerLine::Redis74,
             "valkey-7.2" => ServerLine::Valkey72,
             "valkey-8.0" => ServerLine::Valkey80,
+            "valkey-8.0-dev" => ServerLine::Valkey80Dev,
             "redis-8.2" => ServerLine::Redis82,
             "redis-8.4" => ServerLine::Redis84,
             "redis-8.6" => ServerLine::Redis86,
@@ -140,6 +163,9 @@ pub struct Thresholds {
     pub zset_value: u64,
     /// `list-max-listpack-size`.
     pub list_size: i64,
+    /// `list-compress-depth`: quicklist nodes this far from either end stay plain, the
+    /// ones between are LZF-compressed.
+    pub list_compress_depth: u64,
 }
 
 impl Thresholds {
@@ -166,6 +192,7 @@ impl Thresholds {
             "zset-max-listpack-entries" => self.zset_entries = unsigned()?,
             "zset-max-listpack-value" => self.zset_value = unsigned()?,
             "list-max-listpack-size" => self.list_size = num()?,
+            "list-compress-depth" => self.list_compress_depth = unsigned()?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -202,6 +229,7 @@ impl Default for Thresholds {
             zset_entries: 128,
             zset_value: 64,
             list_size: -2,
+            list_compress_depth: 0,
         }
     }
 }
@@ -570,6 +598,48 @@ impl Model {
         }
     }
 
+    /// One hash field and its value as counted per element of a hashtable hash (besides the
+    /// 24-byte entry every line charges): Redis 8.6 keeps both in one `Entry` block
+    /// (#14595), counted exactly when the value is embedded (field sds + value sds8, up to
+    /// 128 bytes), else the block holding the field and a value pointer by its allocation
+    /// plus the value's sds; earlier lines count the field and value sds separately.
+    fn hash_entry(&self, flen: u64, vlen: u64, ttl: bool) -> u64 {
+        if self.line == ServerLine::Redis86 {
+            // The entry's field sds takes its natural type (type 5 even when empty); a field
+            // with a TTL is at least an sds8 followed by its 16-byte expire metadata, as is
+            // the field of a block that holds a value pointer. Read off the 8.6-era corpus.
+            let natural = if flen < 32 { 1 } else { self.hdr(flen) };
+            let meta = if ttl { 16 } else { 0 };
+            let hdr = if ttl { natural.max(3) } else { natural };
+            let embedded = hdr + flen + 1 + meta + 3 + vlen + 1;
+            if embedded <= 128 {
+                embedded
+            } else {
+                8 + natural.max(3) + flen + 1 + meta + self.sds_alloc(vlen)
+            }
+        } else if ttl {
+            self.c(self.hdr(flen) + flen + 1 + 18) + self.sds_alloc(vlen)
+        } else {
+            self.sds(flen) + self.sds_alloc(vlen)
+        }
+    }
+
+    /// Valkey 9.0 `vsetMemUsage` of a hash's index of fields with TTLs: nothing for one
+    /// field (a tagged pointer), a pointer vector grown one slot at a time (`pvMakeRoomFor`,
+    /// counted by its usable size) up to 127 fields. Beyond that the index is a radix tree
+    /// of time buckets whose shape depends on the TTL values; it is approximated as one
+    /// bucket per 127 fields.
+    fn vset_mem(&self, fields: u64) -> u64 {
+        match fields {
+            0 | 1 => 0,
+            2..=127 => self.c(8 + 8 * fields),
+            _ => {
+                let buckets = fields.div_ceil(127);
+                24 + buckets * 40 + self.c(8 + 8 * fields.div_ceil(buckets)) * buckets
+            }
+        }
+    }
+
     /// Redis 8.4 (`kvobjAllocSize`): 16 + 8 if the key has a TTL + 1 + the key sds exactly,
     /// plus the embedded string's block or the value's tracked size.
     fn estimate_tracked(&self, k: &KeyRecord<'_>, scratch: &mut Scratch) -> Result<KeyEstimate> {
@@ -636,12 +706,31 @@ impl Model {
         mut keys: Vec<[u8; 16]>,
         lp_sum: u64,
     ) -> Result<KeyEstimate> {
-        use crate::rax::alloc_size;
+        use crate::rax::{alloc_size, alloc_size_var};
         let rax = |keys: &[[u8; 16]]| 32 + alloc_size(keys, |n| self.c(n));
         // `sizeof(stream)`: 80 in Valkey; 128 in Redis 8.4 (read off the 8.4.0 corpus, whose
         // consumer-group streams still differ: group overheads of 8.4 are not modelled).
-        let stream_struct = if self.is_valkey_hashtable() { 80 } else { 128 };
+        let valkey = self.is_valkey_hashtable() || self.line == ServerLine::Valkey80Dev;
+        let stream_struct = match self.line {
+            _ if valkey => 80,
+            // 8.6 adds the IDMP settings and index to the struct (read off the corpus).
+            ServerLine::Redis86 => 160,
+            _ => 128,
+        };
         let mut memory = 16 + stream_struct + rax(&keys) + lp_sum;
+        // Redis tracks the consumer-group index and each group's consumer index too: rax
+        // structs and nodes keyed by group / consumer name.
+        let var_rax = |names: &[&[u8]]| 32 + alloc_size_var(names, |n| self.c(n));
+        let mut group_names: Vec<Vec<u8>> = Vec::new();
+        s.for_each_group(|g| {
+            group_names.push(g.name.to_vec()?);
+            Ok(())
+        })?;
+        if !valkey && !group_names.is_empty() {
+            group_names.sort_unstable();
+            let refs: Vec<&[u8]> = group_names.iter().map(|n| &n[..]).collect();
+            memory += var_rax(&refs);
+        }
         s.for_each_group(|g| {
             keys.clear();
             g.for_each_pending(|p| {
@@ -650,6 +739,27 @@ impl Model {
             })?;
             keys.sort_unstable();
             memory += 40 + rax(&keys) + 24 * g.pel;
+            if !valkey {
+                // Each pending entry costs Redis 8.4 about 100 bytes and 8.6 about 90 bytes
+                // more than its NACK and PEL nodes, a structure whose source we could not
+                // read (calibrated on the 8.4.0 and 8.6-era corpus streams; approximate).
+                let per_nack = if self.line == ServerLine::Redis86 {
+                    90
+                } else {
+                    100
+                };
+                memory += per_nack * g.pel;
+            }
+            if !valkey {
+                let mut names: Vec<Vec<u8>> = Vec::new();
+                g.for_each_consumer(|c| {
+                    names.push(c.name.to_vec()?);
+                    Ok(())
+                })?;
+                names.sort_unstable();
+                let refs: Vec<&[u8]> = names.iter().map(|n| &n[..]).collect();
+                memory += var_rax(&refs);
+            }
             g.for_each_consumer(|c| {
                 keys.clear();
                 c.for_each_pending_id(|id| {
@@ -677,6 +787,21 @@ impl Model {
         let buckets = next_pow2(n.saturating_mul(5).div_ceil(32)).max(1);
         // P(X >= k) for X ~ Binomial(n, 1/buckets): the fill of one bucket. A bucket
         // overflows past 7 entries, each child holds 6 more before chaining again.
+        let children = self.child_buckets(n, buckets);
+        // The number of child buckets is a whole number: the rounded expectation is the
+        // likeliest count for the small tables most keys have (exact there), and within
+        // one bucket of the mean for large ones. (Skiplist zsets, approximate anyway, use
+        // the mean: `hashtable_mean`.)
+        72 + 64 * buckets + 64 * children.round() as u64
+    }
+
+    /// The expected `hashtableMemUsage` of `n` entries, child buckets by their mean.
+    fn hashtable_mean(&self, n: u64) -> f64 {
+        let buckets = next_pow2(n.saturating_mul(5).div_ceil(32)).max(1);
+        (72 + 64 * buckets) as f64 + 64.0 * self.child_buckets(n, buckets)
+    }
+
+    fn child_buckets(&self, n: u64, buckets: u64) -> f64 {
         let p = 1.0 / buckets as f64;
         let tail = |k: u64| -> f64 {
             if k > n {
@@ -703,10 +828,25 @@ impl Model {
             children += t;
             k += 6;
         }
-        72 + 64 * buckets + (64.0 * buckets as f64 * children).round() as u64
+        buckets as f64 * children
     }
 
     /// Expected `zmalloc_size` of a skiplist node (`zslRandomLevel`: p = 1/4, max 32).
+    /// Expected allocation of a Redis 8.6 skiplist node (#14701), which embeds the member's
+    /// sds (`extra` bytes) after a 16-byte header (score, backward pointer) and the levels,
+    /// over the random level distribution. The header size was read off the 8.6-era corpus
+    /// (the dict still charges 24 bytes per member).
+    fn skiplist_node_embedding(&self, extra: u64) -> f64 {
+        let mut e = 0.0;
+        let mut p = 0.75;
+        for level in 1..=32u64 {
+            let prob = if level == 32 { p / 0.75 } else { p };
+            e += prob * self.c(16 + 16 * level + extra) as f64;
+            p *= 0.25;
+        }
+        e
+    }
+
     fn skiplist_node(&self) -> f64 {
         let mut e = 0.0;
         let mut p = 0.75;
@@ -720,7 +860,7 @@ impl Model {
 
     /// The key's share: its sds, the main dict entry, and cluster metadata.
     fn key_part(&self, keylen: u64) -> u64 {
-        if self.line == ServerLine::Valkey80 {
+        if matches!(self.line, ServerLine::Valkey80 | ServerLine::Valkey80Dev) {
             // `dictEntryEmbedded`: 17-byte header then the key sds (`createEmbeddedEntry`).
             return self.c(17 + self.hdr(keylen) + keylen + 1);
         }
@@ -901,7 +1041,8 @@ impl Model {
     fn list(&self, k: &KeyRecord<'_>, scratch: &mut Scratch) -> Result<KeyEstimate> {
         // Node sizes: PACKED nodes keep the file's listpack (`quicklistAppendListpack`);
         // ziplist nodes and old list types are rebuilt as listpacks by appending.
-        let mut nodes: Vec<(bool, u64, u64)> = Vec::new(); // (plain, bytes, count)
+        // (plain, bytes, count, compressed bytes)
+        let mut nodes: Vec<(bool, u64, u64, Option<u64>)> = Vec::new();
         let mut largest = 0u64;
         match k.value.kind() {
             ValueKind::ListQuicklist2 => {
@@ -910,7 +1051,7 @@ impl Model {
                     match node.container {
                         NodeContainer::Plain => {
                             largest = largest.max(node.data.len());
-                            nodes.push((true, node.data.len(), 1));
+                            nodes.push((true, node.data.len(), 1, None));
                         }
                         _ => {
                             let mut count = 0u64;
@@ -931,18 +1072,45 @@ impl Model {
                                 )
                             })?;
                             if count > 0 {
-                                nodes.push((false, node.data.len(), count));
+                                nodes.push((false, node.data.len(), count, None));
                             }
                         }
                     }
                     Ok(())
                 })?;
                 let _ = &mut s2;
+                let depth = self.thresholds.list_compress_depth as usize;
+                if depth > 0 && nodes.len() > 2 * depth {
+                    // `__quicklistCompress`: every node but `depth` at each end is stored
+                    // LZF-compressed when that saves at least 8 bytes.
+                    let (lo, hi) = (depth, nodes.len() - depth);
+                    let mut i = 0usize;
+                    let mut buf = Vec::new();
+                    k.value.for_each_node(|node| {
+                        let plain = matches!(node.container, NodeContainer::Plain);
+                        let bytes = node.data.bytes(&mut buf)?;
+                        if !plain
+                            && matches!(
+                                rdbscope_parser::blob::listpack::header(bytes),
+                                Ok((_, Some(0)))
+                            )
+                        {
+                            return Ok(());
+                        }
+                        if (lo..hi).contains(&i) {
+                            if let Some(c) = compressed_size(bytes) {
+                                nodes[i].3 = Some(c);
+                            }
+                        }
+                        i += 1;
+                        Ok(())
+                    })?;
+                }
             }
             _ => {
                 // Rebuild: one listpack per ziplist node (type 14), or packed by the fill
                 // limit for linked lists and single ziplists.
-                let mut cur = (false, 7u64, 0u64);
+                let mut cur = (false, 7u64, 0u64, None);
                 let per_node = k.value.kind() == ValueKind::ListQuicklist;
                 if per_node && self.line == ServerLine::Redis62 {
                     // 6.2 keeps ziplist nodes and counts `ziplistBlobLen`.
@@ -969,7 +1137,7 @@ impl Model {
                         largest_element: largest,
                     });
                 }
-                let mut node_sizes: Vec<(bool, u64, u64)> = Vec::new();
+                let mut node_sizes: Vec<(bool, u64, u64, Option<u64>)> = Vec::new();
                 if per_node {
                     k.value.for_each_node(|node| {
                         let mut lp = 7u64;
@@ -982,7 +1150,7 @@ impl Model {
                             largest = largest.max(s.len());
                         });
                         if count > 0 {
-                            node_sizes.push((false, lp, count));
+                            node_sizes.push((false, lp, count, None));
                         }
                         Ok(())
                     })?;
@@ -993,7 +1161,7 @@ impl Model {
                             largest = largest.max(s.len());
                             if cur.2 > 0 && cur.1 + sz > 8192 {
                                 node_sizes.push(cur);
-                                cur = (false, 7, 0);
+                                cur = (false, 7, 0, None);
                             }
                             cur.1 += sz;
                             cur.2 += 1;
@@ -1026,12 +1194,13 @@ impl Model {
                 largest_element: largest,
             });
         }
-        let elesize: u64 = nodes.iter().map(|n| 40 + self.blob(n.1)).sum();
-        let memory = if self.line == ServerLine::Redis74 {
-            sampled(16 + 40, elesize, elements, elements)
-        } else {
-            sampled(16 + 40, elesize, nodes.len() as u64, nodes.len() as u64)
-        };
+        // A compressed node is counted as its `quicklistLZF` (8-byte length + data).
+        let elesize: u64 = nodes
+            .iter()
+            .map(|n| 40 + n.3.map_or_else(|| self.blob(n.1), |c| self.blob(8 + c)))
+            .sum();
+        // `(double)elesize/samples*ql->len` over the nodes (every line from 7.0).
+        let memory = sampled(16 + 40, elesize, nodes.len() as u64, nodes.len() as u64);
         Ok(KeyEstimate {
             memory,
             encoding: Encoding::Quicklist,
@@ -1105,7 +1274,8 @@ impl Model {
                     });
                 }
                 let buckets = dict_buckets(n);
-                let entries = if self.line == ServerLine::Valkey80 {
+                let entries = if matches!(self.line, ServerLine::Valkey80 | ServerLine::Valkey80Dev)
+                {
                     // Valkey 8.0 stores a member directly in its bucket unless the bucket is
                     // shared: 16-byte `dictEntryNoValue` only for the others (expected count).
                     let b = buckets as f64;
@@ -1129,6 +1299,7 @@ impl Model {
             }
             DataType::Zset => {
                 let (mut n, mut largest, mut lp, mut sds_sum) = (0u64, 0u64, 7u64, 0u64);
+                let mut embedded_sum = 0f64;
                 let mut zl = Ziplist::default();
                 k.value.for_each_element(scratch, |e| {
                     if let Element::Scored(s, score) = e {
@@ -1138,6 +1309,10 @@ impl Model {
                         zl.push(s);
                         zl.push(Scalar::Bytes(score_text(score).as_bytes()));
                         sds_sum += self.sds_alloc(s.len());
+                        if self.line == ServerLine::Redis86 {
+                            embedded_sum +=
+                                self.skiplist_node_embedding(self.hdr(s.len()) + s.len() + 1);
+                        }
                     }
                 })?;
                 if self.line == ServerLine::Redis62
@@ -1161,8 +1336,9 @@ impl Model {
                 }
                 let node = self.skiplist_node();
                 if self.is_valkey_hashtable() {
-                    let base = 16 + 16 + 32 + self.hashtable_mem(n) + self.c(24 + 16 * 32);
-                    let memory = (base as f64 + sds_sum as f64 + node * n as f64) as u64;
+                    let base =
+                        (16 + 16 + 32 + self.c(24 + 16 * 32)) as f64 + self.hashtable_mean(n);
+                    let memory = (base + sds_sum as f64 + node * n as f64) as u64;
                     return Ok(KeyEstimate {
                         memory,
                         encoding: Encoding::Skiplist,
@@ -1171,7 +1347,12 @@ impl Model {
                     });
                 }
                 let base = 16 + 16 + 32 + 56 + 8 * dict_buckets(n) + self.c(24 + 16 * 32);
-                let memory = (base as f64 + sds_sum as f64 + (24.0 + node) * n as f64) as u64;
+                let memory = if self.line == ServerLine::Redis86 {
+                    // #14701: the node embeds the member's sds.
+                    (base as f64 + embedded_sum + 24.0 * n as f64) as u64
+                } else {
+                    (base as f64 + sds_sum as f64 + (24.0 + node) * n as f64) as u64
+                };
                 Ok(KeyEstimate {
                     memory,
                     encoding: Encoding::Skiplist,
@@ -1212,9 +1393,7 @@ impl Model {
                 n += 1;
                 largest = largest.max(f.len()).max(v.len());
                 lp += lp_entry_size(f) + lp_entry_size(v) + lp_int_size(ttl.unwrap_or(0));
-                let meta = if ttl.is_some() { 18 } else { 0 };
-                elesize +=
-                    self.c(self.hdr(f.len()) + f.len() + 1 + meta) + self.sds_alloc(v.len()) + 24;
+                elesize += self.hash_entry(f.len(), v.len(), ttl.is_some()) + 24;
             }
         })?;
         let from_blob = matches!(
@@ -1306,7 +1485,7 @@ impl Model {
                 zl.push(f);
                 zl.push(v);
                 // Fields are mstr blocks, counted by their usable size on every line.
-                elesize += self.sds(f.len()) + self.sds_alloc(v.len()) + 24;
+                elesize += self.hash_entry(f.len(), v.len(), false) + 24;
                 n += 1;
             }
         })?;
@@ -1343,7 +1522,8 @@ impl Model {
         // over the entry limit; otherwise converted at the first long field (pre-sized to
         // the entries so far), then `dictTryExpand(remaining)`, then grown by inserts. The
         // dict may still be rehashing when loading ends: both tables count.
-        let buckets = if n > t.hash_entries || from_blob {
+        // Redis 8.6 pre-sizes a converted hash to all its fields.
+        let buckets = if n > t.hash_entries || from_blob || self.line == ServerLine::Redis86 {
             dict_buckets(n)
         } else {
             let i = convert_at.unwrap_or(0);
@@ -1363,8 +1543,10 @@ impl Model {
             // `hashTypeEntryMemUsage`: field and value in one block when it stays within
             // 128 bytes, else the field block plus the value's sds.
             let mut entries = 0u64;
+            let mut volatile = 0u64;
             k.value.for_each_element(scratch, |e| {
                 if let Element::Field(f, v, ttl) = e {
+                    volatile += u64::from(ttl.is_some());
                     // A field with a TTL has at least an sds8 header and an 8-byte expiry.
                     let (min_hdr, expiry) = if ttl.is_some() { (3, 8) } else { (0, 0) };
                     let fs = self.hdr(f.len()).max(min_hdr) + f.len() + 1 + expiry;
@@ -1377,7 +1559,7 @@ impl Model {
                 }
             })?;
             let extra = if self.line == ServerLine::Valkey90 {
-                8
+                8 + self.vset_mem(volatile)
             } else {
                 0
             };
@@ -1418,7 +1600,10 @@ impl Model {
         })?;
         keys.sort_unstable();
         if self.is_valkey_hashtable()
-            || matches!(self.line, ServerLine::Redis84 | ServerLine::Redis86)
+            || matches!(
+                self.line,
+                ServerLine::Redis84 | ServerLine::Redis86 | ServerLine::Valkey80Dev
+            )
         {
             return self.stream_tracked(&s, keys, lp_sum);
         }
@@ -1548,6 +1733,18 @@ impl DictSim {
     fn slots(&self) -> u64 {
         self.size0 + self.rehash.map_or(0, |r| r.0)
     }
+}
+
+/// The size `__quicklistCompressNode` keeps for a node, if it compresses it.
+fn compressed_size(node: &[u8]) -> Option<u64> {
+    thread_local! {
+        static LZF: std::cell::RefCell<(crate::lzf::Compressor, Vec<u8>)> =
+            std::cell::RefCell::new((crate::lzf::Compressor::new(), Vec::new()));
+    }
+    LZF.with(|c| {
+        let (comp, out) = &mut *c.borrow_mut();
+        comp.quicklist_compressed_size(node, out).map(|n| n as u64)
+    })
 }
 
 fn id_bytes(id: rdbscope_parser::stream::StreamId) -> [u8; 16] {

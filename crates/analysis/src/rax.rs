@@ -157,9 +157,91 @@ pub fn alloc_size<const N: usize>(keys: &[[u8; N]], usable: impl Fn(u64) -> u64)
     total
 }
 
+/// Allocated bytes of the nodes of a rax holding `keys` of any lengths (sorted, distinct),
+/// each with a non-null value: the canonical compressed trie, where a chain of single-child
+/// non-key positions is one compressed node and every other position a branch node (a key
+/// node carries its value pointer).
+pub fn alloc_size_var(keys: &[&[u8]], usable: impl Fn(u64) -> u64 + Copy) -> u64 {
+    fn pad(s: u64) -> u64 {
+        (8 - ((s + 4) % 8)) % 8
+    }
+    // The node at `depth` over `keys` (all sharing `depth` bytes); `is_key` if one of them
+    // ends here (it is then `keys[0]`).
+    fn node(keys: &[&[u8]], depth: usize, usable: impl Fn(u64) -> u64 + Copy) -> u64 {
+        let is_key = keys.first().is_some_and(|k| k.len() == depth);
+        let rest = if is_key { &keys[1..] } else { keys };
+        let value = if is_key { 8 } else { 0 };
+        if rest.is_empty() {
+            return usable(4 + pad(0) + value);
+        }
+        // Longest common prefix of the remaining suffixes.
+        let first = rest[0];
+        let last = rest[rest.len() - 1];
+        let common = first[depth..]
+            .iter()
+            .zip(last[depth..].iter())
+            .take_while(|(a, b)| a == b)
+            .count();
+        if common > 0 {
+            let c = common as u64;
+            return usable(4 + c + pad(c) + 8 + value) + node(rest, depth + common, usable);
+        }
+        let mut total = 0u64;
+        let mut children = 0u64;
+        let mut i = 0;
+        while i < rest.len() {
+            let b = rest[i][depth];
+            let j = i + rest[i..].iter().take_while(|k| k[depth] == b).count();
+            total += node(&rest[i..j], depth + 1, usable);
+            children += 1;
+            i = j;
+        }
+        total + usable(4 + children + pad(children) + 8 * children + value)
+    }
+    if keys.is_empty() {
+        return usable(4 + pad(0));
+    }
+    node(keys, 0, usable)
+}
+
 #[cfg(test)]
 mod alloc_tests {
-    use super::alloc_size;
+    use super::{alloc_size, alloc_size_var};
+
+    #[test]
+    fn variable_length_rax_agrees_with_fixed_length() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for n in [1usize, 2, 3, 7, 50, 300] {
+            let mut keys: Vec<[u8; 16]> = (0..n)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    let mut k = [0u8; 16];
+                    k[..8].copy_from_slice(&(state % 5000).to_be_bytes());
+                    k[8..].copy_from_slice(&(state % 3).to_be_bytes());
+                    k
+                })
+                .collect();
+            keys.sort_unstable();
+            keys.dedup();
+            let refs: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
+            let class = |v: u64| v.div_ceil(8) * 8;
+            assert_eq!(
+                alloc_size_var(&refs, class),
+                alloc_size(&keys, class),
+                "n={n}"
+            );
+        }
+    }
+
+    #[test]
+    fn variable_length_rax_prefix_keys() {
+        let exact = |n: u64| n;
+        // "w1", "w10": root compressed "w1" (16), key node "w1" with one child '0' as a
+        // compressed node with its value (4+1+3+8+8 = 24), leaf "w10" (16).
+        assert_eq!(alloc_size_var(&[b"w1", b"w10"], exact), 16 + 24 + 16);
+    }
 
     #[test]
     fn rax_alloc_small_cases() {

@@ -391,7 +391,7 @@ pub fn run(args: &Args) -> Result<Exit> {
     // as in `Inventory::expired_cutoff_ms`.
     let mut cutoff: Option<i64> = None;
     let mut key_buf = Vec::new();
-    let outcome = read_input(inp, &args.input, |rec| {
+    let outcome = read_input(inp, &args.input, |header, rec| {
         match rec {
             Record::Aux { key, value, .. } => {
                 let text = || {
@@ -429,7 +429,11 @@ pub fn run(args: &Args) -> Result<Exit> {
                 let model = *model.get_or_insert_with(|| {
                     forced
                         .or_else(|| {
-                            ServerLine::from_versions(versions.0.as_deref(), versions.1.as_deref())
+                            ServerLine::detect(
+                                versions.0.as_deref(),
+                                versions.1.as_deref(),
+                                header.map(|h| h.version),
+                            )
                         })
                         .map(|line| Model {
                             thresholds,

@@ -11,7 +11,8 @@ use clap::{Parser, Subcommand};
 use rdbscope_analysis::source::{
     drive_reader, drive_slice, DriveError, DriveOptions, InputSummary,
 };
-use rdbscope_parser::Record;
+use rdbscope_parser::{Header, Record, Records};
+use std::io::BufRead;
 use std::process::ExitCode;
 
 /// Exit codes, documented in `--help` and the README.
@@ -75,15 +76,28 @@ pub struct Outcome {
 pub fn read_input(
     input: input::Input,
     args: &InputArgs,
-    f: impl FnMut(&Record<'_>) -> std::io::Result<()>,
+    mut f: impl FnMut(Option<&Header>, &Record<'_>) -> std::io::Result<()>,
 ) -> std::io::Result<Outcome> {
     let opts = DriveOptions {
         checksum: !args.no_checksum,
     };
     let mut summary = InputSummary::default();
+    // The header is peeked before the records so the callbacks can pick the memory model
+    // from the RDB version as well as from the AUX fields.
     let r = match input.source {
-        input::Source::Whole(bytes) => drive_slice(&bytes, opts, &mut summary, f),
-        input::Source::Stream(reader) => drive_reader(reader, opts, &mut summary, f),
+        input::Source::Whole(bytes) => {
+            let header = Records::new(&bytes).ok().map(|r| r.header());
+            drive_slice(&bytes, opts, &mut summary, |r| f(header.as_ref(), r))
+        }
+        input::Source::Stream(reader) => {
+            let mut reader = std::io::BufReader::with_capacity(1 << 16, reader);
+            let header = reader
+                .fill_buf()
+                .ok()
+                .and_then(|b| Records::new(b).ok())
+                .map(|r| r.header());
+            drive_reader(reader, opts, &mut summary, |r| f(header.as_ref(), r))
+        }
     };
     let damage = match r {
         Ok(()) => summary.checksum_mismatch().map(|(s, c)| {

@@ -39,7 +39,7 @@ pub fn run(args: &Args) -> Result<Exit> {
         let name = inp.name.clone();
         let container = inp.container;
         let mut inv = Inventory::default();
-        let outcome = read_input(inp, &args.input, |r| {
+        let outcome = read_input(inp, &args.input, |_, r| {
             inv.observe(r);
             Ok(())
         })?;
