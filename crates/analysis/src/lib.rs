@@ -11,3 +11,4 @@ pub mod inventory;
 pub mod model;
 pub mod rax;
 pub mod source;
+pub mod used_memory;
