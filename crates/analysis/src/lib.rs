@@ -14,3 +14,4 @@ pub mod lzf;
 pub mod model;
 pub mod rax;
 pub mod source;
+pub mod used_memory;
