@@ -188,7 +188,9 @@ impl LoadingServer {
             | ServerLine::Redis70
             | ServerLine::Redis72
             | ServerLine::Valkey72 => KeyspaceKind::Dict,
-            ServerLine::Redis74 | ServerLine::Valkey80 => KeyspaceKind::Kvstore,
+            ServerLine::Redis74 | ServerLine::Valkey80 | ServerLine::Valkey80Dev => {
+                KeyspaceKind::Kvstore
+            }
             ServerLine::Redis82 | ServerLine::Redis84 | ServerLine::Redis86 => {
                 KeyspaceKind::KvobjKvstore
             }
@@ -262,6 +264,8 @@ pub fn startup_baseline(line: ServerLine, version: Option<ServerVersion>, cluste
             _ => 946_560,
         },
         ServerLine::Valkey80 => 912_304,
+        // The 2024-10 development branch (valkey-unstable-55bbbe0).
+        ServerLine::Valkey80Dev => 912_552,
         ServerLine::Redis82 => 653_920,
         ServerLine::Redis84 => 669_216,
         // Unstable of 2026-02 (8.6 line).
@@ -843,10 +847,23 @@ pub fn allocation_adjust(
     let mut adj = match line {
         ServerLine::Redis62 => slack_62(server, key, est)?,
         ServerLine::Redis70 | ServerLine::Valkey80 => struct_slack(server, key, est)?,
+        // Streams are already counted by their tracked allocations there.
+        ServerLine::Valkey80Dev if data_type == DataType::Stream => 0,
+        ServerLine::Valkey80Dev => struct_slack(server, key, est)?,
         ServerLine::Redis72 | ServerLine::Redis74 | ServerLine::Valkey72 => {
             set_entries(est) + struct_slack(server, key, est)?
         }
         ServerLine::Redis82 => set_entries(est) + zset_entries_82(est),
+        // 8.6 hashtable hashes and skiplists keep no dictEntry (no_value dicts holding the
+        // entry block / node) although MEMORY USAGE charges 24 bytes per element; a bucket
+        // collision allocates a 16-byte link.
+        ServerLine::Redis86
+            if matches!(data_type, DataType::Hash | DataType::Zset)
+                && matches!(est.encoding, Encoding::Hashtable | Encoding::Skiplist) =>
+        {
+            let n = est.elements;
+            (16.0 * expected_collisions(n, dict_buckets(n))).round() as i64 - 24 * n as i64
+        }
         ServerLine::Redis84 | ServerLine::Redis86 => {
             let as82 = Model {
                 line: ServerLine::Redis82,
@@ -861,7 +878,11 @@ pub fn allocation_adjust(
         }
         ServerLine::Valkey81 | ServerLine::Valkey90 => 0,
     };
-    if data_type == DataType::Stream && !matches!(line, ServerLine::Valkey81 | ServerLine::Valkey90)
+    if data_type == DataType::Stream
+        && !matches!(
+            line,
+            ServerLine::Valkey81 | ServerLine::Valkey90 | ServerLine::Valkey80Dev
+        )
     {
         if let Some(s) = key.value.stream()? {
             let (real, counted) = stream_sizes(server, &s)?;

@@ -145,19 +145,14 @@ fn predict_folder(dir: &Path) -> Option<Row> {
     let redis_ver = aux.get(&b"redis-ver"[..]).map(String::as_str);
     let valkey_ver = aux.get(&b"valkey-ver"[..]).map(String::as_str);
     let cluster = info.contains("\"cluster-enabled\": \"yes\"");
-    // Judged: the lines `from_versions` implements. Printed only: the experimental lines
-    // of the 8.6-era Redis and Valkey 9 folders.
-    let (line, judged) = match ServerLine::from_versions(redis_ver, valkey_ver) {
-        Some(l) => (l, true),
-        None => match (redis_ver, valkey_ver) {
-            (_, Some(v)) if v.starts_with("9.") => (ServerLine::Valkey90, false),
-            (Some(v), None) if v.starts_with("255.") => (ServerLine::Redis86, false),
-            _ => {
-                eprintln!("{folder}: skipped, no model line for this version");
-                return None;
-            }
-        },
+    let rdb_version = Records::new(&dump).ok()?.header().version;
+    let Some(line) = ServerLine::detect(redis_ver, valkey_ver, Some(rdb_version)) else {
+        eprintln!("{folder}: skipped, no model line for this version");
+        return None;
     };
+    // Known gap: Valkey 9 in cluster mode holds about 300 KB more keyspace overhead than
+    // the per-slot tables modelled here (-4% on the corpus folder); printed, not asserted.
+    let judged = !(cluster && line == ServerLine::Valkey90);
     let ctime_ms = aux
         .get(&b"ctime"[..])
         .and_then(|c| c.parse::<i64>().ok())
@@ -223,11 +218,6 @@ fn used_memory_within_two_percent() {
     let (mut judged, mut failures) = (0, Vec::new());
     for e in &entries {
         let name = e.file_name().unwrap().to_string_lossy().to_string();
-        if name.contains("list-compress-depth") {
-            // Compressed quicklist nodes (LZF of interior nodes) are not modelled.
-            eprintln!("{name}: skipped, list compression is not modelled");
-            continue;
-        }
         let Some(row) = predict_folder(e) else {
             continue;
         };
