@@ -217,7 +217,6 @@ fn used_memory_within_two_percent() {
     );
     let (mut judged, mut failures) = (0, Vec::new());
     for e in &entries {
-        let name = e.file_name().unwrap().to_string_lossy().to_string();
         let Some(row) = predict_folder(e) else {
             continue;
         };
