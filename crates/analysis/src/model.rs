@@ -336,8 +336,55 @@ fn sds_hdr(len: u64) -> u64 {
     }
 }
 
-fn next_pow2(n: u64) -> u64 {
+pub(crate) fn next_pow2(n: u64) -> u64 {
     n.max(1).next_power_of_two()
+}
+
+/// Expected keys that find their bucket taken when `n` keys land in `b` buckets,
+/// `n - b·(1 - (1 - 1/b)^n)`: where a key lands depends on the process's hash seed.
+pub(crate) fn expected_collisions(n: u64, b: u64) -> f64 {
+    if n == 0 || b == 0 {
+        return 0.0;
+    }
+    let b = b as f64;
+    n as f64 - b * (1.0 - (1.0 - 1.0 / b).powf(n as f64))
+}
+
+/// Valkey ≥ 8.1 `hashtable.c`: buckets for `n` entries (`hashtableTryExpand`: 7 slots per
+/// 64-byte bucket, at most 5/32 buckets per entry, a power of two) and the expected child
+/// buckets of overfull buckets (Binomial tail; a chained bucket keeps 6 entries).
+pub(crate) fn valkey_hashtable(n: u64) -> (u64, f64) {
+    if n == 0 {
+        return (0, 0.0);
+    }
+    let buckets = next_pow2(n.saturating_mul(5).div_ceil(32));
+    if buckets == 1 {
+        return (1, n.saturating_sub(7).div_ceil(6) as f64);
+    }
+    let p = 1.0 / buckets as f64;
+    let tail = |k: u64| -> f64 {
+        if k > n {
+            return 0.0;
+        }
+        let mut pmf = (1.0 - p).powf(n as f64);
+        let mut cdf = 0.0;
+        for i in 0..k {
+            cdf += pmf;
+            pmf *= (n - i) as f64 / (i + 1) as f64 * p / (1.0 - p);
+        }
+        (1.0 - cdf).max(0.0)
+    };
+    let mut children = 0.0;
+    let mut k = 8;
+    while k < 64 {
+        let t = tail(k);
+        if t < 1e-9 {
+            break;
+        }
+        children += t;
+        k += 6;
+    }
+    (buckets, buckets as f64 * children)
 }
 
 /// Buckets of a dict pre-sized for `n` entries (`_dictNextExp`, minimum 4).
@@ -723,15 +770,9 @@ impl Model {
         let var_rax = |names: &[&[u8]]| 32 + alloc_size_var(names, |n| self.c(n));
         let mut group_names: Vec<Vec<u8>> = Vec::new();
         s.for_each_group(|g| {
-            group_names.push(g.name.to_vec()?);
-            Ok(())
-        })?;
-        if !valkey && !group_names.is_empty() {
-            group_names.sort_unstable();
-            let refs: Vec<&[u8]> = group_names.iter().map(|n| &n[..]).collect();
-            memory += var_rax(&refs);
-        }
-        s.for_each_group(|g| {
+            if !valkey {
+                group_names.push(g.name.to_vec()?);
+            }
             keys.clear();
             g.for_each_pending(|p| {
                 keys.push(id_bytes(p.id));
@@ -771,6 +812,11 @@ impl Model {
                 Ok(())
             })
         })?;
+        if !group_names.is_empty() {
+            group_names.sort_unstable();
+            let refs: Vec<&[u8]> = group_names.iter().map(|n| &n[..]).collect();
+            memory += var_rax(&refs);
+        }
         Ok(KeyEstimate {
             memory,
             encoding: Encoding::Stream,
@@ -784,51 +830,18 @@ impl Model {
     /// a power of two), plus the expected child buckets of overfull buckets (the bucket of an
     /// element depends on the process's hash seed, so the Poisson expectation is used).
     fn hashtable_mem(&self, n: u64) -> u64 {
-        let buckets = next_pow2(n.saturating_mul(5).div_ceil(32)).max(1);
-        // P(X >= k) for X ~ Binomial(n, 1/buckets): the fill of one bucket. A bucket
-        // overflows past 7 entries, each child holds 6 more before chaining again.
-        let children = self.child_buckets(n, buckets);
         // The number of child buckets is a whole number: the rounded expectation is the
         // likeliest count for the small tables most keys have (exact there), and within
         // one bucket of the mean for large ones. (Skiplist zsets, approximate anyway, use
         // the mean: `hashtable_mean`.)
-        72 + 64 * buckets + 64 * children.round() as u64
+        let (buckets, children) = valkey_hashtable(n);
+        72 + 64 * buckets.max(1) + 64 * children.round() as u64
     }
 
     /// The expected `hashtableMemUsage` of `n` entries, child buckets by their mean.
     fn hashtable_mean(&self, n: u64) -> f64 {
-        let buckets = next_pow2(n.saturating_mul(5).div_ceil(32)).max(1);
-        (72 + 64 * buckets) as f64 + 64.0 * self.child_buckets(n, buckets)
-    }
-
-    fn child_buckets(&self, n: u64, buckets: u64) -> f64 {
-        let p = 1.0 / buckets as f64;
-        let tail = |k: u64| -> f64 {
-            if k > n {
-                return 0.0;
-            }
-            if buckets == 1 {
-                return 1.0;
-            }
-            let mut pmf = (1.0 - p).powf(n as f64);
-            let mut cdf = 0.0;
-            for i in 0..k {
-                cdf += pmf;
-                pmf *= (n - i) as f64 / (i + 1) as f64 * p / (1.0 - p);
-            }
-            (1.0 - cdf).max(0.0)
-        };
-        let mut children = 0.0;
-        let mut k = 8;
-        while k < 64 {
-            let t = tail(k);
-            if t < 1e-9 {
-                break;
-            }
-            children += t;
-            k += 6;
-        }
-        buckets as f64 * children
+        let (buckets, children) = valkey_hashtable(n);
+        (72 + 64 * buckets.max(1)) as f64 + 64.0 * children
     }
 
     /// Expected `zmalloc_size` of a skiplist node (`zslRandomLevel`: p = 1/4, max 32).
@@ -1278,9 +1291,7 @@ impl Model {
                 {
                     // Valkey 8.0 stores a member directly in its bucket unless the bucket is
                     // shared: 16-byte `dictEntryNoValue` only for the others (expected count).
-                    let b = buckets as f64;
-                    let occupied = b * (1.0 - (1.0 - 1.0 / b).powf(n as f64));
-                    (16.0 * (n as f64 - occupied)).round() as u64
+                    (16.0 * expected_collisions(n, buckets)).round() as u64
                 } else {
                     24 * n
                 };
@@ -1672,8 +1683,7 @@ impl DictSim {
     }
 
     fn start_rehash(&mut self, new_size: u64) {
-        let b = self.size0 as f64;
-        let occupied = b * (1.0 - (1.0 - 1.0 / b).powf(self.used0 as f64));
+        let occupied = self.used0 as f64 - expected_collisions(self.used0, self.size0);
         let steps = occupied.round() as u64;
         if steps == 0 {
             self.size0 = new_size;

@@ -50,7 +50,9 @@
 //! ```
 
 use crate::alloc::Allocator;
-use crate::model::{Encoding, KeyEstimate, Model, ServerLine};
+use crate::model::{
+    expected_collisions, next_pow2, valkey_hashtable, Encoding, KeyEstimate, Model, ServerLine,
+};
 use crate::rax;
 use rdbscope_parser::stream::{Stream, StreamId};
 use rdbscope_parser::{DataType, KeyRecord, RdbStr, Record, Result, Scratch};
@@ -606,61 +608,10 @@ pub fn key_slot(key: &[u8]) -> u16 {
     crc & 0x3fff
 }
 
-fn next_pow2(n: u64) -> u64 {
-    n.max(1).next_power_of_two()
-}
-
 /// `_dictNextExp`: the buckets of a dict expanded for `n` entries (at least 4). A dict
 /// that grew by inserts ends at the same size (`_dictExpandIfNeeded` doubles at load 1).
 fn dict_buckets(n: u64) -> u64 {
     next_pow2(n).max(4)
-}
-
-/// Expected keys that find their bucket taken when `n` keys land in `b` buckets,
-/// `n - b·(1 - (1 - 1/b)^n)`: where a key lands depends on the process's hash seed.
-fn expected_collisions(n: u64, b: u64) -> f64 {
-    if n == 0 || b == 0 {
-        return 0.0;
-    }
-    let b = b as f64;
-    n as f64 - b * (1.0 - (1.0 - 1.0 / b).powf(n as f64))
-}
-
-/// Valkey ≥ 8.1 `hashtable.c`: buckets for `n` entries (`hashtableTryExpand`: 7 slots per
-/// 64-byte bucket, at most 5/32 buckets per entry, a power of two) and the expected child
-/// buckets of overfull buckets (Binomial tail; a chained bucket keeps 6 entries).
-fn valkey_hashtable(n: u64) -> (u64, f64) {
-    if n == 0 {
-        return (0, 0.0);
-    }
-    let buckets = next_pow2(n.saturating_mul(5).div_ceil(32));
-    if buckets == 1 {
-        return (1, n.saturating_sub(7).div_ceil(6) as f64);
-    }
-    let p = 1.0 / buckets as f64;
-    let tail = |k: u64| -> f64 {
-        if k > n {
-            return 0.0;
-        }
-        let mut pmf = (1.0 - p).powf(n as f64);
-        let mut cdf = 0.0;
-        for i in 0..k {
-            cdf += pmf;
-            pmf *= (n - i) as f64 / (i + 1) as f64 * p / (1.0 - p);
-        }
-        (1.0 - cdf).max(0.0)
-    };
-    let mut children = 0.0;
-    let mut k = 8;
-    while k < 64 {
-        let t = tail(k);
-        if t < 1e-9 {
-            break;
-        }
-        children += t;
-        k += 6;
-    }
-    (buckets, buckets as f64 * children)
 }
 
 /// `sizeof(dict)` (56) plus the `kvstoreDictMetadata` of a dict a kvstore creates on
@@ -829,10 +780,14 @@ pub fn allocation_adjust(
 ) -> Result<i64> {
     let line = server.line();
     let data_type = key.value.data_type();
+    // MEMORY USAGE charges a 24-byte dictEntry per element of a `no_value` dict, which
+    // allocates only a 16-byte link per bucket collision.
+    let no_value_entries = |n: u64| -> i64 {
+        (16.0 * expected_collisions(n, dict_buckets(n))).round() as i64 - 24 * n as i64
+    };
     let set_entries = |est: &KeyEstimate| -> i64 {
         if data_type == DataType::Set && est.encoding == Encoding::Hashtable {
-            let n = est.elements;
-            (16.0 * expected_collisions(n, dict_buckets(n))).round() as i64 - 24 * n as i64
+            no_value_entries(est.elements)
         } else {
             0
         }
@@ -861,8 +816,7 @@ pub fn allocation_adjust(
             if matches!(data_type, DataType::Hash | DataType::Zset)
                 && matches!(est.encoding, Encoding::Hashtable | Encoding::Skiplist) =>
         {
-            let n = est.elements;
-            (16.0 * expected_collisions(n, dict_buckets(n))).round() as i64 - 24 * n as i64
+            no_value_entries(est.elements)
         }
         ServerLine::Redis84 | ServerLine::Redis86 => {
             let as82 = Model {
