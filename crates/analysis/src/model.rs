@@ -1533,9 +1533,19 @@ impl Model {
         // over the entry limit; otherwise converted at the first long field (pre-sized to
         // the entries so far), then `dictTryExpand(remaining)`, then grown by inserts. The
         // dict may still be rehashing when loading ends: both tables count.
-        // Redis 8.6 pre-sizes a converted hash to all its fields.
-        let buckets = if n > t.hash_entries || from_blob || self.line == ServerLine::Redis86 {
+        // Redis 8.6 expands the converted dict to the hash's full length right away (a
+        // rehash from the converted table, advanced by the remaining inserts).
+        let buckets = if n > t.hash_entries || from_blob {
             dict_buckets(n)
+        } else if self.line == ServerLine::Redis86 {
+            let i = convert_at.unwrap_or(0);
+            let mut d = DictSim::with_size(i);
+            d.used0 = i;
+            d.try_expand(n);
+            for _ in i..n {
+                d.add();
+            }
+            d.slots()
         } else {
             let i = convert_at.unwrap_or(0);
             let mut d = DictSim::with_size(i);

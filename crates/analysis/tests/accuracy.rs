@@ -261,14 +261,7 @@ fn accuracy_on_implemented_lines() {
             if sum_err.abs() > 0.005 {
                 failures.push(format!("{label}: sum error {:+.3}%", 100.0 * sum_err));
             }
-            // Known shortfall: Redis 8.6 sizes a hash converted from a listpack at load
-            // differently depending on where its first long field is; the rule that fits the
-            // writer-config folder misses this cross-config load (see docs/accuracy.md).
-            let floor = if label == "redis-unstable-d30b725--big-encodings (default config)" {
-                0.94
-            } else {
-                0.99
-            };
+            let floor = 0.99;
             if exact_rate < floor {
                 failures.push(format!("{label}: exact {:.2}%", 100.0 * exact_rate));
             }
