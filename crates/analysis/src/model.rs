@@ -144,7 +144,9 @@ impl ServerLine {
     }
 }
 
-/// Encoding thresholds of the loading server (`redis.conf` names).
+/// Settings of the loading server the model depends on (`redis.conf` names): the encoding
+/// thresholds, `list-compress-depth`, and for `used_memory` `maxmemory`,
+/// `maxmemory-policy` and `cluster-enabled`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Thresholds {
     /// `hash-max-listpack-entries`.
@@ -166,6 +168,95 @@ pub struct Thresholds {
     /// `list-compress-depth`: quicklist nodes this far from either end stay plain, the
     /// ones between are LZF-compressed.
     pub list_compress_depth: u64,
+    /// `maxmemory` in bytes (0: no limit).
+    pub maxmemory: u64,
+    /// `maxmemory-policy`.
+    pub maxmemory_policy: EvictionPolicy,
+    /// `cluster-enabled`.
+    pub cluster_enabled: bool,
+}
+
+/// `maxmemory-policy` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EvictionPolicy {
+    /// `noeviction` (the default).
+    #[default]
+    NoEviction,
+    /// `allkeys-lru`.
+    AllkeysLru,
+    /// `volatile-lru`.
+    VolatileLru,
+    /// `allkeys-lfu`.
+    AllkeysLfu,
+    /// `volatile-lfu`.
+    VolatileLfu,
+    /// `allkeys-random`.
+    AllkeysRandom,
+    /// `volatile-random`.
+    VolatileRandom,
+    /// `volatile-ttl`.
+    VolatileTtl,
+}
+
+impl EvictionPolicy {
+    /// Parses a `maxmemory-policy` value.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s.trim().to_ascii_lowercase().as_str() {
+            "noeviction" => EvictionPolicy::NoEviction,
+            "allkeys-lru" => EvictionPolicy::AllkeysLru,
+            "volatile-lru" => EvictionPolicy::VolatileLru,
+            "allkeys-lfu" => EvictionPolicy::AllkeysLfu,
+            "volatile-lfu" => EvictionPolicy::VolatileLfu,
+            "allkeys-random" => EvictionPolicy::AllkeysRandom,
+            "volatile-random" => EvictionPolicy::VolatileRandom,
+            "volatile-ttl" => EvictionPolicy::VolatileTtl,
+            _ => return None,
+        })
+    }
+
+    /// The policy's `redis.conf` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvictionPolicy::NoEviction => "noeviction",
+            EvictionPolicy::AllkeysLru => "allkeys-lru",
+            EvictionPolicy::VolatileLru => "volatile-lru",
+            EvictionPolicy::AllkeysLfu => "allkeys-lfu",
+            EvictionPolicy::VolatileLfu => "volatile-lfu",
+            EvictionPolicy::AllkeysRandom => "allkeys-random",
+            EvictionPolicy::VolatileRandom => "volatile-random",
+            EvictionPolicy::VolatileTtl => "volatile-ttl",
+        }
+    }
+
+    /// An LRU or LFU policy: objects need their own access clock.
+    pub fn is_lru_or_lfu(self) -> bool {
+        matches!(
+            self,
+            EvictionPolicy::AllkeysLru
+                | EvictionPolicy::VolatileLru
+                | EvictionPolicy::AllkeysLfu
+                | EvictionPolicy::VolatileLfu
+        )
+    }
+}
+
+/// `memtoull` (`util.c`): a byte count with an optional unit, `k`/`m`/`g` = 1000^n and
+/// `kb`/`mb`/`gb` = 1024^n, case-insensitive.
+fn parse_memory(value: &str) -> Option<u64> {
+    let v = value.trim().to_ascii_lowercase();
+    let digits = v.bytes().take_while(u8::is_ascii_digit).count();
+    let (num, unit) = v.split_at(digits);
+    let mul: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1_000_000,
+        "mb" => 1 << 20,
+        "g" => 1_000_000_000,
+        "gb" => 1 << 30,
+        _ => return None,
+    };
+    num.parse::<u64>().ok()?.checked_mul(mul)
 }
 
 impl Thresholds {
@@ -193,6 +284,21 @@ impl Thresholds {
             "zset-max-listpack-value" => self.zset_value = unsigned()?,
             "list-max-listpack-size" => self.list_size = num()?,
             "list-compress-depth" => self.list_compress_depth = unsigned()?,
+            "maxmemory" => {
+                self.maxmemory = parse_memory(value)
+                    .ok_or_else(|| format!("{name}: expected a byte count, got {value:?}"))?;
+            }
+            "maxmemory-policy" => {
+                self.maxmemory_policy = EvictionPolicy::parse(value)
+                    .ok_or_else(|| format!("{name}: unknown policy {value:?}"))?;
+            }
+            "cluster-enabled" => {
+                self.cluster_enabled = match value.trim().to_ascii_lowercase().as_str() {
+                    "yes" => true,
+                    "no" => false,
+                    _ => return Err(format!("{name}: expected yes or no, got {value:?}")),
+                };
+            }
             _ => return Ok(false),
         }
         Ok(true)
@@ -230,6 +336,9 @@ impl Default for Thresholds {
             zset_value: 64,
             list_size: -2,
             list_compress_depth: 0,
+            maxmemory: 0,
+            maxmemory_policy: EvictionPolicy::NoEviction,
+            cluster_enabled: false,
         }
     }
 }
@@ -448,6 +557,96 @@ fn lp_entry_size(s: Scalar<'_>) -> u64 {
     enc + lp_backlen(enc)
 }
 
+/// A listpack built as the loader builds one with `lpAppend` (`lpEncodeGetType`,
+/// `lpEncodeBacklen`): the bytes a rebuilt quicklist node holds, for compressing it.
+struct LpBuilder {
+    buf: Vec<u8>,
+    count: u64,
+}
+
+impl LpBuilder {
+    fn new() -> Self {
+        LpBuilder {
+            buf: vec![0; 6],
+            count: 0,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.buf.resize(6, 0);
+        self.count = 0;
+    }
+
+    fn push(&mut self, s: Scalar<'_>) {
+        let out = &mut self.buf;
+        let start = out.len();
+        let int = match s {
+            Scalar::Int(v) => Some(v),
+            Scalar::Bytes(b) => canonical_int(b),
+        };
+        match int {
+            Some(v) if (0..=127).contains(&v) => out.push(v as u8),
+            Some(v) if (-4096..=4095).contains(&v) => {
+                let u = (v as u64) & 0x1fff;
+                out.extend_from_slice(&[0xC0 | (u >> 8) as u8, u as u8]);
+            }
+            Some(v) if i16::try_from(v).is_ok() => {
+                out.push(0xF1);
+                out.extend_from_slice(&(v as i16).to_le_bytes());
+            }
+            Some(v) if (-8_388_608..=8_388_607).contains(&v) => {
+                out.push(0xF2);
+                out.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
+            }
+            Some(v) if i32::try_from(v).is_ok() => {
+                out.push(0xF3);
+                out.extend_from_slice(&(v as i32).to_le_bytes());
+            }
+            Some(v) => {
+                out.push(0xF4);
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+            None => {
+                // Only byte strings fail the integer test.
+                let b = match s {
+                    Scalar::Bytes(b) => b,
+                    Scalar::Int(_) => &[],
+                };
+                let l = b.len();
+                if l < 64 {
+                    out.push(0x80 | l as u8);
+                } else if l < 4096 {
+                    out.extend_from_slice(&[0xE0 | (l >> 8) as u8, l as u8]);
+                } else {
+                    out.push(0xF0);
+                    out.extend_from_slice(&(l as u32).to_le_bytes());
+                }
+                out.extend_from_slice(b);
+            }
+        }
+        let l = (out.len() - start) as u64;
+        // `lpEncodeBacklen`: 7 bits per byte, most significant first, the continuation bit
+        // on every byte but the first.
+        let n = lp_backlen(l);
+        for i in (0..n).rev() {
+            let b = ((l >> (7 * i)) & 127) as u8;
+            out.push(if i == n - 1 { b } else { b | 128 });
+        }
+        self.count += 1;
+    }
+
+    /// The finished listpack (header, entries, terminator).
+    fn finish(&mut self) -> &[u8] {
+        self.buf.push(0xFF);
+        let total = self.buf.len() as u32;
+        let count = u16::try_from(self.count).unwrap_or(u16::MAX);
+        self.buf[..4].copy_from_slice(&total.to_le_bytes());
+        self.buf[4..6].copy_from_slice(&count.to_le_bytes());
+        &self.buf
+    }
+}
+
 /// A ziplist being sized as `ziplistPush` builds it (Redis ≤ 6.2): 11 bytes of header and
 /// end, entries with a 1- or 5-byte prevlen, integers for canonical decimals up to 31 chars.
 #[derive(Default)]
@@ -577,6 +776,23 @@ impl Model {
             thresholds: Thresholds::default(),
             cluster: false,
             now_ms: None,
+        }
+    }
+
+    /// A model with the loading server's settings (cluster mode from `cluster-enabled`) and
+    /// clock (`now_ms`, the snapshot time: see [`Model::now_ms`]).
+    pub fn with_settings(
+        line: ServerLine,
+        allocator: Allocator,
+        thresholds: Thresholds,
+        now_ms: Option<i64>,
+    ) -> Self {
+        Model {
+            line,
+            allocator,
+            thresholds,
+            cluster: thresholds.cluster_enabled,
+            now_ms,
         }
     }
 
@@ -1127,21 +1343,46 @@ impl Model {
                 let per_node = k.value.kind() == ValueKind::ListQuicklist;
                 if per_node && self.line == ServerLine::Redis62 {
                     // 6.2 keeps ziplist nodes and counts `ziplistBlobLen`.
-                    let mut raw: Vec<(u64, u64)> = Vec::new();
+                    // (ziplistBlobLen, count, compressed length)
+                    let mut raw: Vec<(u64, u64, Option<u64>)> = Vec::new();
+                    let mut buf = Vec::new();
                     k.value.for_each_node(|node| {
                         let mut count = 0u64;
-                        let mut buf = Vec::new();
                         let bytes = node.data.bytes(&mut buf)?;
                         let _ = rdbscope_parser::blob::ziplist::for_each(bytes, |s| {
                             count += 1;
                             largest = largest.max(s.len());
                         });
-                        raw.push((node.data.len(), count));
+                        // The loader skips empty ziplists.
+                        if count > 0 {
+                            raw.push((node.data.len(), count, None));
+                        }
                         Ok(())
                     })?;
+                    let depth = self.thresholds.list_compress_depth as usize;
+                    if depth > 0 && raw.len() > 2 * depth {
+                        // `__quicklistCompress` as the nodes are appended: all but `depth`
+                        // nodes at each end end up compressed when that saves 8 bytes.
+                        let (lo, hi) = (depth, raw.len() - depth);
+                        let mut i = 0usize;
+                        k.value.for_each_node(|node| {
+                            let bytes = node.data.bytes(&mut buf)?;
+                            let mut count = 0u64;
+                            let _ = rdbscope_parser::blob::ziplist::for_each(bytes, |_| count += 1);
+                            if count == 0 {
+                                return Ok(());
+                            }
+                            if (lo..hi).contains(&i) {
+                                raw[i].2 = compressed_size(bytes);
+                            }
+                            i += 1;
+                            Ok(())
+                        })?;
+                    }
                     let elements = raw.iter().map(|r| r.1).sum();
-                    // 6.2's quicklistNode is 32 bytes.
-                    let elesize: u64 = raw.iter().map(|r| 32 + r.0).sum();
+                    // 6.2's quicklistNode is 32 bytes; `ziplistBlobLen` of a compressed
+                    // node reads the `quicklistLZF`'s first field, the compressed length.
+                    let elesize: u64 = raw.iter().map(|r| 32 + r.2.unwrap_or(r.0)).sum();
                     let memory = sampled(16 + 40, elesize, raw.len() as u64, raw.len() as u64);
                     return Ok(KeyEstimate {
                         memory,
@@ -1184,6 +1425,10 @@ impl Model {
                         node_sizes.push(cur);
                     }
                 }
+                let depth = self.thresholds.list_compress_depth as usize;
+                if depth > 0 && node_sizes.len() > 2 * depth {
+                    self.compress_rebuilt(k, scratch, per_node, depth, &mut node_sizes)?;
+                }
                 nodes = node_sizes;
             }
         }
@@ -1220,6 +1465,62 @@ impl Model {
             elements,
             largest_element: largest,
         })
+    }
+
+    /// `list-compress-depth` over a list the loader rebuilt from a pre-7.0 record: the
+    /// listpack of every node between the `depth` plain nodes at each end is rebuilt
+    /// byte for byte ([`LpBuilder`], the same splitting as the sizing pass) and its LZF
+    /// size kept when compression pays (`__quicklistCompressNode`).
+    fn compress_rebuilt(
+        &self,
+        k: &KeyRecord<'_>,
+        scratch: &mut Scratch,
+        per_node: bool,
+        depth: usize,
+        nodes: &mut [(bool, u64, u64, Option<u64>)],
+    ) -> Result<()> {
+        let (lo, hi) = (depth, nodes.len() - depth);
+        let mut lp = LpBuilder::new();
+        let mut i = 0usize;
+        if per_node {
+            let mut buf = Vec::new();
+            k.value.for_each_node(|node| {
+                let bytes = node.data.bytes(&mut buf)?;
+                lp.clear();
+                let _ = rdbscope_parser::blob::ziplist::for_each(bytes, |s| lp.push(s));
+                if lp.count == 0 {
+                    return Ok(());
+                }
+                if (lo..hi).contains(&i) {
+                    if let Some(n) = nodes.get_mut(i) {
+                        n.3 = compressed_size(lp.finish());
+                    }
+                }
+                i += 1;
+                Ok(())
+            })?;
+        } else {
+            let mut size = 7u64;
+            k.value.for_each_element(scratch, |e| {
+                if let Element::Item(s) = e {
+                    let sz = lp_entry_size(s);
+                    if lp.count > 0 && size + sz > 8192 {
+                        if (lo..hi).contains(&i) {
+                            if let Some(n) = nodes.get_mut(i) {
+                                n.3 = compressed_size(lp.finish());
+                            }
+                        }
+                        i += 1;
+                        lp.clear();
+                        size = 7;
+                    }
+                    size += sz;
+                    lp.push(s);
+                }
+            })?;
+            // The last node is within `depth` of the tail: never compressed.
+        }
+        Ok(())
     }
 
     /// Sets, hashes and sorted sets rebuilt element by element by the loader: the final
@@ -1786,6 +2087,52 @@ fn unreachable_estimate() -> Result<KeyEstimate> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lp_builder_writes_what_the_parser_reads_back() {
+        let big = vec![b'q'; 70_000];
+        let items: Vec<Vec<u8>> = vec![
+            b"0".to_vec(),
+            b"127".to_vec(),
+            b"128".to_vec(),
+            b"-1".to_vec(),
+            b"-4096".to_vec(),
+            b"4095".to_vec(),
+            b"-32768".to_vec(),
+            b"8388607".to_vec(),
+            b"-8388609".to_vec(),
+            b"2147483648".to_vec(),
+            b"-9223372036854775808".to_vec(),
+            b"007".to_vec(),
+            vec![b'a'; 63],
+            vec![b'b'; 64],
+            vec![b'c'; 4095],
+            vec![b'd'; 4096],
+            big.clone(),
+            Vec::new(),
+        ];
+        let mut lp = LpBuilder::new();
+        let mut size = 7;
+        for it in &items {
+            lp.push(Scalar::Bytes(it));
+            size += lp_entry_size(Scalar::Bytes(it));
+        }
+        lp.push(Scalar::Int(-77));
+        size += lp_entry_size(Scalar::Int(-77));
+        let bytes = lp.finish().to_vec();
+        assert_eq!(bytes.len() as u64, size);
+        let mut back: Vec<Vec<u8>> = Vec::new();
+        rdbscope_parser::blob::listpack::for_each(&bytes, |s| {
+            back.push(match s {
+                Scalar::Int(v) => v.to_string().into_bytes(),
+                Scalar::Bytes(b) => b.to_vec(),
+            });
+        })
+        .expect("a valid listpack");
+        let mut want = items.clone();
+        want.push(b"-77".to_vec());
+        assert_eq!(back, want);
+    }
 
     #[test]
     fn g17_matches_printf() {

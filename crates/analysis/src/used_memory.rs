@@ -158,13 +158,14 @@ pub struct LoadingServer {
 }
 
 impl LoadingServer {
-    /// A server with default settings: shared integers, one client that ran INFO, the
-    /// startup baseline of its line.
+    /// A server with the model's settings (shared integers unless `maxmemory` is set with an
+    /// LRU/LFU policy), one client that ran INFO, the startup baseline of its line.
     pub fn new(model: Model) -> Self {
+        let t = model.thresholds;
         LoadingServer {
             model,
             version: None,
-            shared_integers: true,
+            shared_integers: shares_integers_under(t.maxmemory, t.maxmemory_policy.as_str()),
             session: Session::default(),
             startup: None,
         }
@@ -174,6 +175,22 @@ impl LoadingServer {
     /// master: expire before now). Uses the model's clock; `false` when it is unknown.
     pub fn drops_at_load(&self, key: &KeyRecord<'_>) -> bool {
         matches!((key.expire_ms, self.model.now_ms), (Some(e), Some(now)) if e < now)
+    }
+
+    /// What a key costs in the keyspace tables besides its `MEMORY USAGE` (which counts
+    /// the key, the value and the main table's entry): the expires table's entry of a key
+    /// with a TTL, a 24-byte `dictEntry` on the lines whose expires table allocates one
+    /// (Redis ≤ 8.0, Valkey ≤ 8.0). Redis ≥ 8.2 and Valkey ≥ 8.1 keep the key object
+    /// itself in the expires table's bucket: nothing per key. Bucket arrays belong to the
+    /// tables and are in [`Breakdown::keyspace_main`] / [`Breakdown::keyspace_expires`].
+    pub fn key_overhead(&self, has_ttl: bool) -> u64 {
+        if !has_ttl {
+            return 0;
+        }
+        match self.keyspace_kind() {
+            KeyspaceKind::Dict | KeyspaceKind::Kvstore => self.u(24),
+            KeyspaceKind::KvobjKvstore | KeyspaceKind::Hashtable => 0,
+        }
     }
 
     fn line(&self) -> ServerLine {
@@ -1050,6 +1067,35 @@ mod tests {
     use proptest::prelude::*;
     use rdbscope_parser::Records;
     use rdbscope_testwriter::{encode, ty, value, RdbWriter};
+
+    #[test]
+    fn loading_server_shares_integers_unless_lru_or_lfu_with_maxmemory() {
+        let mut t = crate::model::Thresholds::default();
+        let server = |t| {
+            LoadingServer::new(Model {
+                thresholds: t,
+                ..Model::new(ServerLine::Redis72, crate::alloc::Allocator::Jemalloc)
+            })
+        };
+        assert!(server(t).shared_integers);
+        t.apply_conf("maxmemory-policy allkeys-lfu\n").unwrap();
+        assert!(server(t).shared_integers, "no maxmemory: still shared");
+        t.apply_conf("maxmemory 4gb\n").unwrap();
+        assert_eq!(t.maxmemory, 4 << 30);
+        assert!(!server(t).shared_integers);
+        t.set("maxmemory-policy", "volatile-ttl").unwrap();
+        assert!(server(t).shared_integers);
+        for (text, bytes) in [
+            ("100mb", 100 << 20),
+            ("1k", 1000),
+            ("2G", 2_000_000_000),
+            ("0", 0),
+        ] {
+            t.set("maxmemory", text).unwrap();
+            assert_eq!(t.maxmemory, bytes, "{text}");
+        }
+        assert!(t.set("maxmemory", "-5").is_err());
+    }
 
     fn server(line: ServerLine) -> LoadingServer {
         LoadingServer::new(Model::new(line, Allocator::Jemalloc))

@@ -4,8 +4,10 @@ use crate::escape::{escape, Escape};
 use crate::{input, read_input, Exit, InputArgs};
 use anyhow::Result;
 use rdbscope_analysis::alloc::Allocator;
+use rdbscope_analysis::context::{FileContext, ModelChoice};
 use rdbscope_analysis::filter::KeyFilter;
-use rdbscope_analysis::model::{KeyEstimate, Model, ServerLine, Thresholds};
+use rdbscope_analysis::model::{KeyEstimate, ServerLine, Thresholds};
+use rdbscope_analysis::used_memory::LoadingServer;
 use rdbscope_parser::{DataType, Record, Scratch};
 use std::io::{BufWriter, Write};
 
@@ -114,6 +116,17 @@ pub struct Args {
     /// How key names are written.
     #[arg(long, value_enum, default_value_t = Escape::Print)]
     escape: Escape,
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    filter: FilterArgs,
+    #[command(flatten)]
+    input: InputArgs,
+}
+
+/// Memory-model options shared by `keys` and `analyze`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ModelArgs {
     /// Memory model: the server line whose accounting to reproduce (e.g. `redis-7.2`);
     /// default: the line that wrote the file (`redis-ver` / `valkey-ver` AUX).
     #[arg(long)]
@@ -122,16 +135,52 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = AllocatorArg::Jemalloc)]
     allocator: AllocatorArg,
     /// A setting of the loading server, `name=value` (repeatable): the encoding thresholds
-    /// (`hash-max-listpack-entries`, `list-max-listpack-size`, …).
+    /// (`hash-max-listpack-entries`, `list-max-listpack-size`, …), `list-compress-depth`,
+    /// `maxmemory`, `maxmemory-policy`, `cluster-enabled`.
     #[arg(long = "config", value_name = "NAME=VALUE")]
     config: Vec<String>,
     /// Read the loading server's settings from a redis.conf / valkey.conf.
     #[arg(long, value_name = "FILE")]
     redis_conf: Option<std::path::PathBuf>,
-    #[command(flatten)]
-    filter: FilterArgs,
-    #[command(flatten)]
-    input: InputArgs,
+}
+
+impl ModelArgs {
+    /// The model choice, or the usage message for a bad setting.
+    ///
+    /// # Errors
+    /// An unknown model, an unreadable or invalid config file, a bad `--config`.
+    pub fn build(&self) -> std::result::Result<ModelChoice, String> {
+        let forced = match &self.model {
+            Some(m) => Some(ServerLine::parse(m).ok_or_else(|| {
+                format!("unknown --model {m:?} (known: redis-6.2, redis-7.0, redis-7.2, redis-7.4, redis-8.0, redis-8.2, redis-8.4, redis-8.6, valkey-7.2, valkey-8.0, valkey-8.1, valkey-9.0)")
+            })?),
+            None => None,
+        };
+        let mut settings = Thresholds::default();
+        if let Some(p) = &self.redis_conf {
+            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            settings
+                .apply_conf(&text)
+                .map_err(|e| format!("{}: {e}", p.display()))?;
+        }
+        for c in &self.config {
+            let Some((k, v)) = c.split_once('=') else {
+                return Err(format!("--config {c:?}: expected NAME=VALUE"));
+            };
+            match settings.set(k.trim(), v) {
+                Ok(true) => {}
+                Ok(false) => {
+                    eprintln!("rdbscope: --config {k}: not used by the memory model, ignored");
+                }
+                Err(e) => return Err(format!("--config {e}")),
+            }
+        }
+        Ok(ModelChoice {
+            forced,
+            allocator: self.allocator.into(),
+            settings,
+        })
+    }
 }
 
 /// `--allocator` values.
@@ -172,6 +221,7 @@ struct Row<'a> {
     size: u64,
     est: Option<KeyEstimate>,
     anomaly: Option<String>,
+    overhead: Option<u64>,
     idle: Option<u64>,
     freq: Option<u8>,
 }
@@ -232,6 +282,7 @@ impl<W: Write> Sink<W> {
                     "memory",
                     "elements",
                     "largest_element",
+                    "keyspace_overhead",
                     "expire_at_ms",
                     "expired",
                     "rdb_type",
@@ -277,11 +328,12 @@ impl<W: Write> Sink<W> {
                 match (&r.est, &r.anomaly) {
                     (Some(e), _) => write!(
                         out,
-                        ",\"memory\":{},\"encoding\":\"{}\",\"elements\":{},\"largest_element\":{}",
+                        ",\"memory\":{},\"encoding\":\"{}\",\"elements\":{},\"largest_element\":{},\"keyspace_overhead\":{}",
                         e.memory,
                         e.encoding.as_str(),
                         e.elements,
-                        e.largest_element
+                        e.largest_element,
+                        r.overhead.unwrap_or(0)
                     )?,
                     (None, Some(a)) => write!(out, ",\"memory\":null,\"anomaly\":{}", json_str(a))?,
                     (None, None) => out.write_all(b",\"memory\":null")?,
@@ -303,6 +355,7 @@ impl<W: Write> Sink<W> {
                     opt(r.est.map(|e| e.memory)),
                     opt(r.est.map(|e| e.elements)),
                     opt(r.est.map(|e| e.largest_element)),
+                    opt(r.overhead.filter(|_| r.est.is_some())),
                     opt(r.expire_at_ms),
                     opt(r.expired),
                     r.rdb_type.to_string(),
@@ -347,38 +400,13 @@ pub fn run(args: &Args) -> Result<Exit> {
             return Ok(Exit::Usage);
         }
     };
-    let forced = match &args.model {
-        Some(m) => Some(ServerLine::parse(m).ok_or_else(|| {
-            anyhow::anyhow!("unknown --model {m:?} (known: redis-6.2, redis-7.0, redis-7.2, redis-7.4, redis-8.0, redis-8.2, redis-8.4, valkey-7.2, valkey-8.0, valkey-8.1; experimental: redis-8.6, valkey-9.0)")
-        })?),
-        None => None,
+    let choice = match args.model.build() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("rdbscope: {e}");
+            return Ok(Exit::Usage);
+        }
     };
-    let allocator: Allocator = args.allocator.into();
-    let mut thresholds = Thresholds::default();
-    if let Some(p) = &args.redis_conf {
-        let text =
-            std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
-        if let Err(e) = thresholds.apply_conf(&text) {
-            eprintln!("rdbscope: {}: {e}", p.display());
-            return Ok(Exit::Usage);
-        }
-    }
-    for c in &args.config {
-        let Some((k, v)) = c.split_once('=') else {
-            eprintln!("rdbscope: --config {c:?}: expected NAME=VALUE");
-            return Ok(Exit::Usage);
-        };
-        match thresholds.set(k.trim(), v) {
-            Ok(true) => {}
-            Ok(false) => eprintln!("rdbscope: --config {k}: not used by the memory model, ignored"),
-            Err(e) => {
-                eprintln!("rdbscope: --config {e}");
-                return Ok(Exit::Usage);
-            }
-        }
-    }
-    let mut versions: (Option<String>, Option<String>) = (None, None);
-    let mut model: Option<Option<Model>> = None;
     let mut scratch = Scratch::new();
     let inp = input::open(&args.file, args.input.no_mmap)?;
     let name = inp.name.clone();
@@ -387,91 +415,53 @@ pub fn run(args: &Args) -> Result<Exit> {
         args.format,
         BufWriter::with_capacity(1 << 16, stdout.lock()),
     )?;
-    // Keys expiring before the end of the snapshot's second (`ctime`) count as expired,
-    // as in `Inventory::expired_cutoff_ms`.
-    let mut cutoff: Option<i64> = None;
+    let mut ctx: Option<FileContext> = None;
     let mut key_buf = Vec::new();
     let outcome = read_input(inp, &args.input, |header, rec| {
-        match rec {
-            Record::Aux { key, value, .. } => {
-                let text = || {
-                    value
-                        .to_vec()
-                        .ok()
-                        .map(|v| String::from_utf8_lossy(&v).into_owned())
-                };
-                match key.as_raw() {
-                    Some(b"redis-ver") => versions.0 = text(),
-                    Some(b"valkey-ver") => versions.1 = text(),
-                    Some(b"ctime") => {
-                        cutoff = text()
-                            .and_then(|t| t.parse::<i64>().ok())
-                            .map(|s| s.saturating_mul(1000).saturating_add(1000));
-                    }
-                    _ => {}
-                }
+        let ctx = ctx.get_or_insert_with(|| FileContext::new(header));
+        ctx.observe(rec);
+        if let Record::Key(k) = rec {
+            let key_bytes = k
+                .key
+                .bytes(&mut key_buf)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            let expired = ctx.expired(k.expire_ms);
+            let dt = k.value.data_type();
+            if !filter.keep_key(k.db, key_bytes, dt, k.expire_ms, expired == Some(true)) {
+                return Ok(());
             }
-            Record::Key(k) => {
-                let key_bytes = k
-                    .key
-                    .bytes(&mut key_buf)
-                    .map_err(|e| std::io::Error::other(e.to_string()))?;
-                let expired = match (k.expire_ms, cutoff) {
-                    (Some(e), Some(c)) => Some(e < c),
-                    (Some(_), None) => None,
-                    (None, _) => Some(false),
-                };
-                let dt = k.value.data_type();
-                if !filter.keep_key(k.db, key_bytes, dt, k.expire_ms, expired == Some(true)) {
-                    return Ok(());
-                }
-                let key = escape(key_bytes, args.escape);
-                let model = *model.get_or_insert_with(|| {
-                    forced
-                        .or_else(|| {
-                            ServerLine::detect(
-                                versions.0.as_deref(),
-                                versions.1.as_deref(),
-                                header.map(|h| h.version),
-                            )
-                        })
-                        .map(|line| Model {
-                            thresholds,
-                            now_ms: cutoff,
-                            ..Model::new(line, allocator)
-                        })
-                });
-                let (est, anomaly) = match model.map(|m| m.estimate(k, &mut scratch)) {
-                    Some(Ok(e)) => (Some(e), None),
-                    Some(Err(e)) => (None, Some(e.to_string())),
-                    None => (None, None),
-                };
-                if !filter.keep_memory(est.map(|e| e.memory)) {
-                    return Ok(());
-                }
-                let ty = match dt {
-                    DataType::Module => k
-                        .value
-                        .module()
-                        .map_or_else(|| "module".to_string(), |m| m.id.name()),
-                    t => t.as_str().to_string(),
-                };
-                sink.row(&Row {
-                    db: k.db,
-                    key: &key,
-                    ty: &ty,
-                    expire_at_ms: k.expire_ms,
-                    expired,
-                    rdb_type: k.value.kind().name(),
-                    offset: k.offset,
-                    size: k.size,
-                    est,
-                    anomaly,
-                    idle: k.idle,
-                    freq: k.freq,
-                })?;
+            let key = escape(key_bytes, args.escape);
+            let model = ctx.model(&choice);
+            let (est, anomaly) = match model.map(|m| m.estimate(k, &mut scratch)) {
+                Some(Ok(e)) => (Some(e), None),
+                Some(Err(e)) => (None, Some(e.to_string())),
+                None => (None, None),
+            };
+            if !filter.keep_memory(est.map(|e| e.memory)) {
+                return Ok(());
             }
-            _ => {}
+            let ty = match dt {
+                DataType::Module => k
+                    .value
+                    .module()
+                    .map_or_else(|| "module".to_string(), |m| m.id.name()),
+                t => t.as_str().to_string(),
+            };
+            sink.row(&Row {
+                db: k.db,
+                key: &key,
+                ty: &ty,
+                expire_at_ms: k.expire_ms,
+                expired,
+                rdb_type: k.value.kind().name(),
+                offset: k.offset,
+                size: k.size,
+                est,
+                anomaly,
+                overhead: model.map(|m| LoadingServer::new(m).key_overhead(k.expire_ms.is_some())),
+                idle: k.idle,
+                freq: k.freq,
+            })?;
         }
         Ok(())
     })?;

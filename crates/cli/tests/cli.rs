@@ -538,3 +538,66 @@ fn loading_server_settings_change_encodings() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn keyspace_overhead_is_the_expires_entry() {
+    let files = fixtures_rdb();
+    let mut with_ttl = 0;
+    for f in &files {
+        let f = f.to_str().unwrap();
+        let (rows, _) = keys_jsonl(&[f]);
+        for r in &rows {
+            if r["memory"].is_null() {
+                continue;
+            }
+            // The fixtures come from Redis 7.0: a 24-byte dictEntry in the expires dict.
+            let want = if r["expire_at_ms"].is_null() { 0 } else { 24 };
+            with_ttl += usize::from(want == 24);
+            assert_eq!(r["keyspace_overhead"], want, "{r}");
+        }
+        // Redis 8.2 keeps the key object itself in the expires table.
+        let (rows, _) = keys_jsonl(&["--model", "redis-8.2", f]);
+        assert!(rows
+            .iter()
+            .all(|r| r["memory"].is_null() || r["keyspace_overhead"] == 0));
+    }
+    assert!(with_ttl > 0, "no fixture key has a TTL");
+}
+
+#[test]
+fn cluster_and_eviction_settings_are_read() {
+    let f = fixture("mixed.rdb");
+    let f = f.to_str().unwrap();
+    let (plain, _) = keys_jsonl(&[f]);
+    // Redis 7.0 in cluster mode: each key's dict entry carries slot-list metadata.
+    let (cluster, _) = keys_jsonl(&["--config", "cluster-enabled=yes", f]);
+    assert_eq!(plain.len(), cluster.len());
+    for (p, c) in plain.iter().zip(&cluster) {
+        assert_eq!(
+            c["memory"].as_u64().unwrap(),
+            p["memory"].as_u64().unwrap() + 16,
+            "{p}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("redis.conf");
+    std::fs::write(
+        &conf,
+        "maxmemory 4gb\nmaxmemory-policy allkeys-lfu\ncluster-enabled yes\n",
+    )
+    .unwrap();
+    let (from_conf, code) = keys_jsonl(&["--redis-conf", conf.to_str().unwrap(), f]);
+    assert_eq!(code, 0);
+    assert_eq!(from_conf, cluster);
+    for bad in [
+        "maxmemory-policy=sometimes",
+        "maxmemory=12zb",
+        "cluster-enabled=maybe",
+    ] {
+        let out = rdbscope()
+            .args(["keys", "--config", bad, f])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+    }
+}
