@@ -12,6 +12,7 @@ pub mod inventory;
 /// nodes under `list-compress-depth`.
 pub mod lzf;
 pub mod model;
+pub mod pattern;
 pub mod rax;
 pub mod source;
 pub mod used_memory;
