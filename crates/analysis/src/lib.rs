@@ -6,6 +6,7 @@
 //! `analyze`. Nothing here knows about terminals.
 
 pub mod alloc;
+pub mod capped;
 pub mod filter;
 pub mod inventory;
 /// Redis's bundled LZF compressor, ported byte for byte: the compressed sizes of quicklist
