@@ -2,8 +2,9 @@
 //!
 //! Redis and Valkey internals and aggregation over [`rdbscope_parser`] records: input
 //! drivers (in-memory and streamed), the snapshot inventory `verify` prints, Redis's LZF
-//! compressor ([`lzf`]), and (next) the memory model and the mergeable aggregates of
-//! `analyze`. Nothing here knows about terminals.
+//! compressor ([`lzf`]), the memory model, and the building blocks of `analyze`: key
+//! prefixes and inferred patterns ([`pattern`]), a capped deterministic table of rows
+//! ([`capped`]) and a mergeable top-N ([`topk`]). Nothing here knows about terminals.
 
 pub mod alloc;
 pub mod capped;
@@ -16,4 +17,5 @@ pub mod model;
 pub mod pattern;
 pub mod rax;
 pub mod source;
+pub mod topk;
 pub mod used_memory;
