@@ -2,10 +2,12 @@
 //!
 //! Redis and Valkey internals and aggregation over [`rdbscope_parser`] records: input
 //! drivers (in-memory and streamed), the snapshot inventory `verify` prints, Redis's LZF
-//! compressor ([`lzf`]), and (next) the memory model and the mergeable aggregates of
-//! `analyze`. Nothing here knows about terminals.
+//! compressor ([`lzf`]), the memory model, and the building blocks of `analyze`: key
+//! prefixes and inferred patterns ([`pattern`]), a capped deterministic table of rows
+//! ([`capped`]) and a mergeable top-N ([`topk`]). Nothing here knows about terminals.
 
 pub mod alloc;
+pub mod capped;
 pub mod context;
 pub mod filter;
 pub mod inventory;
@@ -13,6 +15,8 @@ pub mod inventory;
 /// nodes under `list-compress-depth`.
 pub mod lzf;
 pub mod model;
+pub mod pattern;
 pub mod rax;
 pub mod source;
+pub mod topk;
 pub mod used_memory;

@@ -1,0 +1,597 @@
+//! A capped table of rows keyed by byte strings: mergeable, and deterministic whatever the
+//! insertion order, the partitioning of the input, or the merge order.
+//!
+//! `analyze` groups keys by prefix and by pattern. The number of distinct groups is not
+//! bounded by anything but the data, so each table keeps at most `cap` rows and folds the
+//! rest into one `other` row. Which rows survive must not depend on how the keys were split
+//! across threads or files, or the report would change with `--threads`.
+//!
+//! # Which rows are kept
+//!
+//! Rows are ranked by `(stable_hash(key), key)` ([`stable_hash`]), and a table keeps the
+//! `cap` *smallest* ranks among all distinct keys it has seen: a bottom-k sample, the same
+//! idea as a KMV sketch. The rank depends on the key bytes alone, so it is a fixed
+//! total order over all possible keys; ties of the 64-bit hash are broken by the bytes.
+//!
+//! # Why the result is exact
+//!
+//! Let `D` be the set of distinct keys offered to a table (by [`add`](CappedTable::add) or
+//! through merges). The table maintains three invariants:
+//!
+//! 1. the retained rows are the `min(cap, |D|)` smallest keys of `D` by rank;
+//! 2. each retained row holds the merge of *every* contribution made for its key;
+//! 3. `other` holds the merge of every contribution for every other key, and
+//!    [`folded`](CappedTable::folded) is `|D| > cap`.
+//!
+//! `add` keeps them: once the table is full its largest retained rank only goes down, so a
+//! key that was rejected or evicted (it had `cap` smaller keys above it) can never be
+//! among the smallest `cap` again, and all its later contributions go to `other` too. A
+//! key that ends up retained was therefore never rejected nor evicted, so its row is
+//! complete. [`merge`](CappedTable::merge) keeps them because the `cap` smallest of
+//! `D_a ∪ D_b` are each among the `cap` smallest of `D_a` or of `D_b` (a key with fewer than
+//! `cap` smaller keys in the union has fewer than `cap` in either part), so their complete
+//! rows are present in one or both inputs; everything else reaches `other` by the same
+//! folding as `add`. Folding happens exactly when more than `cap` distinct keys meet.
+//!
+//! Hence a single-threaded pass and any split-and-merge give the same rows with the same
+//! statistics, the same `other` and the same `folded` flag, provided [`RowStats::merge`] is
+//! commutative and associative (sums, minima, maxima of integers; not floating point).
+//!
+//! The number of distinct keys folded into `other` is *not* tracked: it could be made
+//! deterministic only by remembering every folded key, which is the memory the cap exists
+//! to bound. Counts that matter (keys, bytes) belong in `S`, where they add up exactly.
+//!
+//! The kept rows are a pseudo-random sample of the groups, not the largest ones; reporters
+//! sort them by weight ([`into_sorted`](CappedTable::into_sorted)) and show `other` so that
+//! every table still sums to the totals.
+//!
+//! ```
+//! use rdbscope_analysis::capped::CappedTable;
+//! let mut a = CappedTable::<u64>::new(2);
+//! let mut b = CappedTable::<u64>::new(2);
+//! for (i, key) in [&b"x"[..], b"y", b"z", b"x"].into_iter().enumerate() {
+//!     let t = if i % 2 == 0 { &mut a } else { &mut b };
+//!     t.add(key, |s| *s += 10);
+//! }
+//! let mut single = CappedTable::<u64>::new(2);
+//! for key in [&b"x"[..], b"y", b"z", b"x"] {
+//!     single.add(key, |s| *s += 10);
+//! }
+//! a.merge(b);
+//! assert_eq!(a.into_sorted(|s| *s), single.into_sorted(|s| *s));
+//! ```
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Per-row statistics of a [`CappedTable`].
+///
+/// `merge` must be commutative and associative, and `Default` its identity, so that the
+/// order in which partial rows meet does not change the result; integer counters are.
+pub trait RowStats: Default {
+    /// Adds `other` into `self`.
+    fn merge(&mut self, other: &Self);
+}
+
+/// A plain counter; saturating, so that a sum that would overflow stays at `u64::MAX`
+/// (saturating addition of unsigned values is still commutative and associative).
+impl RowStats for u64 {
+    fn merge(&mut self, other: &Self) {
+        *self = self.saturating_add(*other);
+    }
+}
+
+const P0: u64 = 0xa076_1d64_78bd_642f;
+const P1: u64 = 0xe703_7ed1_a0b4_28db;
+
+/// 64x64 -> 128-bit multiply, folded back to 64 bits by xor.
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let r = u128::from(a) * u128::from(b);
+    (r as u64) ^ ((r >> 64) as u64)
+}
+
+/// MurmurHash3's 64-bit finaliser: spreads every input bit over the output.
+fn fmix64(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// The 64-bit hash that ranks rows.
+///
+/// Defined here rather than taken from a crate so that it is frozen: the same bytes give
+/// the same value on every run, platform (words are read little-endian, lengths as `u64`)
+/// and Rust or dependency version. `std`'s `RandomState` is seeded per process and
+/// `rustc-hash` changed its algorithm between major versions and hashes `usize`-wide, so
+/// neither fits. Changing this function changes which rows reports keep; a unit test pins
+/// its values.
+///
+/// It reads the key 8 bytes at a time (wyhash-style folded multiplies) and ends with
+/// MurmurHash3's finaliser. It is not meant to resist chosen collisions: a collision only
+/// makes the key bytes decide the order.
+pub fn stable_hash(bytes: &[u8]) -> u64 {
+    let mut h = P0 ^ (bytes.len() as u64).wrapping_mul(P1);
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes(<[u8; 8]>::try_from(c).unwrap_or_default());
+        h = fold_mul(h ^ w ^ P0, P1);
+    }
+    let rem = chunks.remainder();
+    if !rem.is_empty() {
+        let mut buf = [0u8; 8];
+        for (d, s) in buf.iter_mut().zip(rem) {
+            *d = *s;
+        }
+        h = fold_mul(h ^ u64::from_le_bytes(buf) ^ P0, P1);
+    }
+    fmix64(h)
+}
+
+/// Hasher of the row map. Its values never reach the output (the map is only looked up,
+/// and iterated where order does not matter), so only speed and spread count; it reuses
+/// [`stable_hash`] for both.
+#[derive(Default, Clone, Copy)]
+struct MapHasher(u64);
+
+impl Hasher for MapHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = fold_mul(self.0 ^ stable_hash(bytes), P1);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = fold_mul(self.0 ^ n as u64 ^ P0, P1);
+    }
+}
+
+type MapBuild = BuildHasherDefault<MapHasher>;
+
+/// At most `cap` rows of statistics keyed by byte strings, plus an `other` row for the
+/// rest; see the [module docs](self) for which rows are kept and why merging is exact.
+#[derive(Debug, Clone)]
+pub struct CappedTable<S> {
+    cap: usize,
+    rows: HashMap<Box<[u8]>, S, MapBuild>,
+    /// The retained keys by rank, largest on top: the next one to evict.
+    order: BinaryHeap<(u64, Box<[u8]>)>,
+    other: S,
+    folded: bool,
+    hash: fn(&[u8]) -> u64,
+}
+
+/// The rows of a [`CappedTable`] in report order; see [`CappedTable::into_sorted`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortedRows<S> {
+    /// Rows by weight descending, then key bytes ascending.
+    pub rows: Vec<(Vec<u8>, S)>,
+    /// Everything not in `rows`.
+    pub other: S,
+    /// Whether anything was folded into `other` (more than `cap` distinct keys were seen).
+    pub folded: bool,
+}
+
+impl<S: RowStats> CappedTable<S> {
+    /// An empty table keeping at most `cap` rows. With `cap == 0` everything goes to
+    /// `other`.
+    pub fn new(cap: usize) -> Self {
+        Self::with_hash(cap, stable_hash)
+    }
+
+    fn with_hash(cap: usize, hash: fn(&[u8]) -> u64) -> Self {
+        Self {
+            cap,
+            rows: HashMap::default(),
+            order: BinaryHeap::new(),
+            other: S::default(),
+            folded: false,
+            hash,
+        }
+    }
+
+    /// Applies `f` to the row of `key`, creating it if it ranks among the `cap` smallest
+    /// keys seen so far, or to `other` otherwise.
+    ///
+    /// The key is copied only when a new row is created: an existing row is found by
+    /// borrowing `key`, and a rejected key is never stored.
+    pub fn add(&mut self, key: &[u8], f: impl FnOnce(&mut S)) {
+        if let Some(stats) = self.rows.get_mut(key) {
+            f(stats);
+            return;
+        }
+        let rank = (self.hash)(key);
+        if self.admits(rank, key) {
+            let mut stats = S::default();
+            f(&mut stats);
+            self.insert_new(key.into(), rank, stats);
+        } else {
+            f(&mut self.other);
+            self.folded = true;
+        }
+    }
+
+    /// Whether a key not in the table ranks below the largest retained one (or fits).
+    fn admits(&self, rank: u64, key: &[u8]) -> bool {
+        self.rows.len() < self.cap
+            || self
+                .order
+                .peek()
+                .is_some_and(|(top, top_key)| (rank, key) < (*top, &**top_key))
+    }
+
+    /// Inserts a key that is absent and admitted, evicting the largest rank if full.
+    fn insert_new(&mut self, key: Box<[u8]>, rank: u64, stats: S) {
+        if self.rows.len() >= self.cap {
+            self.evict_top();
+        }
+        self.order.push((rank, key.clone()));
+        self.rows.insert(key, stats);
+    }
+
+    fn evict_top(&mut self) {
+        if let Some((_, key)) = self.order.pop() {
+            if let Some(stats) = self.rows.remove(&key) {
+                self.other.merge(&stats);
+            }
+            self.folded = true;
+        }
+    }
+
+    /// Merges `other` into `self`: the result is the table that one pass over both inputs
+    /// would have built. Its cap is the smaller of the two caps, which keeps merging
+    /// commutative even when the caps differ.
+    pub fn merge(&mut self, other: Self) {
+        self.cap = self.cap.min(other.cap);
+        while self.rows.len() > self.cap {
+            self.evict_top();
+        }
+        self.other.merge(&other.other);
+        self.folded |= other.folded;
+        for (key, stats) in other.rows {
+            if let Some(mine) = self.rows.get_mut(&key) {
+                mine.merge(&stats);
+                continue;
+            }
+            let rank = (self.hash)(&key);
+            if self.admits(rank, &key) {
+                self.insert_new(key, rank, stats);
+            } else {
+                self.other.merge(&stats);
+                self.folded = true;
+            }
+        }
+    }
+
+    /// The statistics of `key`, if it has a row.
+    pub fn get(&self, key: &[u8]) -> Option<&S> {
+        self.rows.get(key)
+    }
+
+    /// The retained rows, in no specified order (use [`sorted`](Self::sorted) for output).
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &S)> {
+        self.rows.iter().map(|(k, s)| (&**k, s))
+    }
+
+    /// Everything folded out of the retained rows.
+    pub fn other(&self) -> &S {
+        &self.other
+    }
+
+    /// The merge of every row and `other`: the statistics of everything added.
+    pub fn total(&self) -> S {
+        let mut total = S::default();
+        total.merge(&self.other);
+        for stats in self.rows.values() {
+            total.merge(stats);
+        }
+        total
+    }
+
+    /// Number of retained rows (at most [`cap`](Self::cap)).
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether no row is retained.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The most rows this table retains.
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// Whether anything was ever folded into `other`, i.e. more than `cap` distinct keys
+    /// were seen. Deterministic like the rows: a single pass and any merge agree.
+    pub fn folded(&self) -> bool {
+        self.folded
+    }
+
+    /// The retained rows by `by(stats)` descending, then key bytes ascending.
+    pub fn sorted(&self, by: impl Fn(&S) -> u64) -> Vec<(&[u8], &S)> {
+        let mut rows: Vec<(u64, &[u8], &S)> = self.iter().map(|(k, s)| (by(s), k, s)).collect();
+        rows.sort_unstable_by(|a, b| (Reverse(a.0), a.1).cmp(&(Reverse(b.0), b.1)));
+        rows.into_iter().map(|(_, k, s)| (k, s)).collect()
+    }
+
+    /// Consumes the table into its rows by `by(stats)` descending, then key bytes
+    /// ascending (keys are distinct, so the order is total), with `other` and `folded`.
+    pub fn into_sorted(self, by: impl Fn(&S) -> u64) -> SortedRows<S> {
+        let mut rows: Vec<(u64, Vec<u8>, S)> = self
+            .rows
+            .into_iter()
+            .map(|(k, s)| (by(&s), k.into_vec(), s))
+            .collect();
+        rows.sort_unstable_by(|a, b| (Reverse(a.0), &a.1).cmp(&(Reverse(b.0), &b.1)));
+        SortedRows {
+            rows: rows.into_iter().map(|(_, k, s)| (k, s)).collect(),
+            other: self.other,
+            folded: self.folded,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    type Table = CappedTable<u64>;
+
+    fn feed(t: &mut Table, items: &[(Vec<u8>, u64)]) {
+        for (k, w) in items {
+            t.add(k, |s| *s += w);
+        }
+    }
+
+    #[test]
+    fn stable_hash_values_are_pinned() {
+        // Changing these changes which rows every report keeps: do it on purpose only.
+        let got: Vec<u64> = [
+            &b""[..],
+            b"a",
+            b"user:",
+            b"0123456789abcdef",
+            b"user:{num}:x",
+        ]
+        .iter()
+        .map(|k| stable_hash(k))
+        .collect();
+        assert_eq!(got, PINNED);
+    }
+
+    const PINNED: [u64; 5] = [
+        430101498269451689,
+        103046579908398246,
+        3997744155609799550,
+        18130976850828607792,
+        15268911671013680328,
+    ];
+
+    #[test]
+    fn stable_hash_distinguishes_padding_and_length() {
+        assert_ne!(stable_hash(b"a"), stable_hash(b"a\0"));
+        assert_ne!(stable_hash(b""), stable_hash(b"\0"));
+        assert_ne!(stable_hash(b"abcdefgh"), stable_hash(b"abcdefgh\0"));
+    }
+
+    #[test]
+    fn add_under_cap_keeps_every_row() {
+        let mut t = Table::new(3);
+        t.add(b"a", |s| *s += 1);
+        t.add(b"b", |s| *s += 2);
+        t.add(b"a", |s| *s += 4);
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.get(b"a"), Some(&5));
+        assert_eq!(*t.other(), 0);
+        assert!(!t.folded());
+    }
+
+    #[test]
+    fn add_over_cap_keeps_smallest_ranks() {
+        let keys: Vec<Vec<u8>> = (0..50u32).map(|i| format!("k{i}").into_bytes()).collect();
+        let mut t = Table::new(5);
+        for k in &keys {
+            t.add(k, |s| *s += 1);
+        }
+        let mut ranked: Vec<(u64, &Vec<u8>)> = keys.iter().map(|k| (stable_hash(k), k)).collect();
+        ranked.sort();
+        let mut want: Vec<&[u8]> = ranked[..5].iter().map(|(_, k)| k.as_slice()).collect();
+        want.sort();
+        let mut got: Vec<&[u8]> = t.iter().map(|(k, _)| k).collect();
+        got.sort();
+        assert_eq!(got, want);
+        assert_eq!(*t.other(), 45);
+        assert_eq!(t.total(), 50);
+        assert!(t.folded());
+    }
+
+    #[test]
+    fn add_rejected_key_stays_in_other() {
+        // A constant hash makes the key bytes alone decide: "a" < "b" < "c".
+        let mut t = Table::with_hash(2, |_| 7);
+        t.add(b"c", |s| *s += 1);
+        t.add(b"b", |s| *s += 1);
+        t.add(b"a", |s| *s += 1); // evicts "c"
+        t.add(b"c", |s| *s += 10); // rejected
+        t.add(b"d", |s| *s += 100); // rejected
+        assert_eq!(t.get(b"a"), Some(&1));
+        assert_eq!(t.get(b"b"), Some(&1));
+        assert_eq!(t.get(b"c"), None);
+        assert_eq!(*t.other(), 111);
+    }
+
+    #[test]
+    fn add_zero_cap_folds_everything() {
+        let mut t = Table::new(0);
+        t.add(b"a", |s| *s += 3);
+        t.add(b"", |s| *s += 4);
+        assert!(t.is_empty());
+        assert_eq!(*t.other(), 7);
+        assert!(t.folded());
+        // An empty table has folded nothing.
+        assert!(!Table::new(0).folded());
+    }
+
+    #[test]
+    fn add_folded_without_weight_still_reports_folded() {
+        let mut t = Table::new(1);
+        t.add(b"a", |_| {});
+        t.add(b"b", |_| {});
+        assert!(t.folded());
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn into_sorted_orders_by_weight_then_key() {
+        let mut t = Table::new(10);
+        for (k, w) in [(&b"b"[..], 5), (b"a", 5), (b"c", 9), (b"", 1)] {
+            t.add(k, |s| *s += w);
+        }
+        let sorted = t.sorted(|s| *s);
+        let keys: Vec<&[u8]> = sorted.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, [&b"c"[..], b"a", b"b", b""]);
+        let owned = t.into_sorted(|s| *s);
+        let keys: Vec<&[u8]> = owned.rows.iter().map(|(k, _)| k.as_slice()).collect();
+        assert_eq!(keys, [&b"c"[..], b"a", b"b", b""]);
+        assert!(!owned.folded);
+    }
+
+    #[test]
+    fn merge_different_caps_takes_smaller() {
+        let items: Vec<(Vec<u8>, u64)> = (0..20u64)
+            .map(|i| (format!("k{i}").into_bytes(), i))
+            .collect();
+        let mut small = Table::new(3);
+        let mut big = Table::new(8);
+        feed(&mut small, &items[..10]);
+        feed(&mut big, &items[10..]);
+        let mut one = Table::new(3);
+        feed(&mut one, &items);
+        let mut ab = small.clone();
+        ab.merge(big.clone());
+        big.merge(small);
+        assert_eq!(ab.cap(), 3);
+        assert_eq!(
+            ab.clone().into_sorted(|s| *s),
+            one.clone().into_sorted(|s| *s)
+        );
+        assert_eq!(big.into_sorted(|s| *s), one.into_sorted(|s| *s));
+    }
+
+    #[test]
+    fn merge_hash_collisions_tie_break_by_key() {
+        let mut a = Table::with_hash(2, |_| 1);
+        let mut b = Table::with_hash(2, |_| 1);
+        a.add(b"z", |s| *s += 1);
+        a.add(b"m", |s| *s += 1);
+        b.add(b"a", |s| *s += 1);
+        b.add(b"m", |s| *s += 1);
+        a.merge(b);
+        let rows = a.into_sorted(|s| *s);
+        assert_eq!(rows.rows, vec![(b"m".to_vec(), 2), (b"a".to_vec(), 1)]);
+        assert_eq!(rows.other, 1);
+        assert!(rows.folded);
+    }
+
+    /// Oracle: the `cap` smallest distinct keys by rank with their sums, and the rest.
+    fn oracle(items: &[(Vec<u8>, u64)], cap: usize) -> SortedRows<u64> {
+        let mut sums: BTreeMap<(u64, Vec<u8>), u64> = BTreeMap::new();
+        for (k, w) in items {
+            let e = sums.entry((stable_hash(k), k.clone())).or_default();
+            *e = e.saturating_add(*w);
+        }
+        let folded = sums.len() > cap;
+        let other = sums
+            .values()
+            .skip(cap)
+            .fold(0u64, |a, b| a.saturating_add(*b));
+        let mut rows: Vec<(Vec<u8>, u64)> = sums
+            .into_iter()
+            .take(cap)
+            .map(|((_, k), s)| (k, s))
+            .collect();
+        rows.sort_by(|a, b| (Reverse(a.1), &a.0).cmp(&(Reverse(b.1), &b.0)));
+        SortedRows {
+            rows,
+            other,
+            folded,
+        }
+    }
+
+    fn items_strategy() -> impl Strategy<Value = Vec<(Vec<u8>, u64, usize)>> {
+        prop::collection::vec(
+            (
+                prop::collection::vec(prop::sample::select(b"ab:".to_vec()), 0..4),
+                0u64..1000,
+                0usize..4,
+            ),
+            0..120,
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn capped_table_any_partition_and_merge_order_matches_oracle(
+            items in items_strategy(),
+            cap in 0usize..12,
+            order in Just(vec![0usize, 1, 2, 3]).prop_shuffle(),
+        ) {
+            let flat: Vec<(Vec<u8>, u64)> = items.iter().map(|(k, w, _)| (k.clone(), *w)).collect();
+            let mut single = Table::new(cap);
+            feed(&mut single, &flat);
+            let want = oracle(&flat, cap);
+            prop_assert_eq!(single.total(), flat.iter().map(|x| x.1).sum::<u64>());
+            prop_assert_eq!(&single.clone().into_sorted(|s| *s), &want);
+
+            let mut parts: Vec<Table> = (0..4).map(|_| Table::new(cap)).collect();
+            for (k, w, p) in &items {
+                parts[*p].add(k, |s| *s += w);
+            }
+            // Sequential merge in a shuffled order.
+            let mut seq = Table::new(cap);
+            for &i in &order {
+                seq.merge(parts[i].clone());
+            }
+            prop_assert_eq!(&seq.into_sorted(|s| *s), &want);
+            // Tree merge: (p0 + p1) + (p2 + p3), in the shuffled pairing.
+            let mut l = parts[order[0]].clone();
+            l.merge(parts[order[1]].clone());
+            let mut r = parts[order[2]].clone();
+            r.merge(parts[order[3]].clone());
+            r.merge(l);
+            prop_assert_eq!(&r.into_sorted(|s| *s), &want);
+        }
+
+        #[test]
+        fn capped_table_merge_commutative_and_associative(
+            items in items_strategy(),
+            cap in 0usize..8,
+        ) {
+            let mut parts: Vec<Table> = (0..3).map(|_| Table::new(cap)).collect();
+            for (k, w, p) in &items {
+                parts[*p % 3].add(k, |s| *s += w);
+            }
+            let [a, b, c] = [parts[0].clone(), parts[1].clone(), parts[2].clone()];
+            let mut ab = a.clone();
+            ab.merge(b.clone());
+            let mut ba = b.clone();
+            ba.merge(a.clone());
+            prop_assert_eq!(ab.clone().into_sorted(|s| *s), ba.into_sorted(|s| *s));
+            let mut ab_c = ab;
+            ab_c.merge(c.clone());
+            let mut bc = b;
+            bc.merge(c);
+            let mut a_bc = a;
+            a_bc.merge(bc);
+            prop_assert_eq!(ab_c.into_sorted(|s| *s), a_bc.into_sorted(|s| *s));
+        }
+    }
+}
