@@ -294,7 +294,8 @@ median_min_max() { # "v1 v2 ..." -> "median min max"
 fmt_s() { awk -v x="$1" 'BEGIN {if (x < 0.1) printf "%.3f", x; else if (x < 10) printf "%.2f", x; else printf "%.1f", x}'; }
 fmt_rate() { # n per second, with k / M / G
   awk -v x="$1" 'BEGIN {if (x >= 1e9) printf "%.2f G", x / 1e9; else if (x >= 1e6) printf "%.2f M", x / 1e6;
-                        else if (x >= 1e3) printf "%.0f k", x / 1e3; else printf "%.0f", x}'
+                        else if (x >= 1e5) printf "%.0f k", x / 1e3; else if (x >= 1e3) printf "%.1f k", x / 1e3;
+                        else printf "%.0f", x}'
 }
 fmt_mb() { # kB (KiB) -> MB
   if [[ -z $1 ]]; then printf '—'; else awk -v k="$1" 'BEGIN {x = k * 1024 / 1e6; printf (x < 10 ? "%.1f" : "%.0f"), x}'; fi
