@@ -61,8 +61,9 @@ fn info_field(info: &str, name: &str) -> Option<u64> {
 /// (`DEBUG HELP`, `DEBUG OBJECT`), `SCAN`, `TYPE`, `OBJECT ENCODING`, `MEMORY USAGE`,
 /// `PTTL`, `PEXPIRETIME`, `SELECT` (dbs other than 0), the length command of each type,
 /// `XINFO STREAM/GROUPS/CONSUMERS`, `HKEYS` + `HPEXPIRETIME` (hash field expiration),
-/// `CLUSTER INFO/SLOTS` (cluster). Calls rejected before `call()` (wrong arity, unknown
-/// command) get none.
+/// `CLUSTER INFO/SLOTS/ADDSLOTSRANGE` (cluster: `make_entry.py`'s `claim_free_slots` reads
+/// the slots the loading node claimed and adds the rest, `wait_cluster_ok` polls the
+/// state). Calls rejected before `call()` (wrong arity, unknown command) get none.
 fn harness_session(truth: &[Json], version: &str, cluster: bool) -> Session {
     let mut c: BTreeSet<&str> = ["ping", "info", "debug"].into_iter().collect();
     if !version.starts_with("7.0") {
@@ -107,7 +108,7 @@ fn harness_session(truth: &[Json], version: &str, cluster: bool) -> Session {
         }
     }
     if cluster {
-        c.extend(["cluster|info", "cluster|slots"]);
+        c.extend(["cluster|info", "cluster|slots", "cluster|addslotsrange"]);
     }
     Session {
         clients: 2,
