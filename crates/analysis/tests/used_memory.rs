@@ -214,7 +214,7 @@ fn used_memory_within_two_percent() {
         .collect();
     entries.sort();
     let mut report = String::from(
-        "| folder | predicted | measured | error | startup | dataset (Σ MEMORY USAGE) | adjust | main | expires | functions | session | dataset pred / measured |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| folder | predicted | measured | error | startup (+ uncounted) | dataset (Σ MEMORY USAGE) | adjust | main | expires | volatile + dbs | functions | session | dataset pred / measured |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     let (mut judged, mut failures) = (0, Vec::new());
     for e in &entries {
@@ -224,17 +224,20 @@ fn used_memory_within_two_percent() {
         let b = row.predicted;
         let err = pct(b.used_memory, row.measured);
         report.push_str(&format!(
-            "| {}{} | {} | {} | {:+.2}% | {} | {} | {:+} | {} | {} | {} | {} | {} / {} ({:+.1}%) |\n",
+            "| {}{} | {} | {} | {:+.2}% | {} (+{}) | {} | {:+} | {} | {} | {} + {} | {} | {} | {} / {} ({:+.1}%) |\n",
             row.folder,
             if row.judged { "" } else { " (not judged)" },
             b.used_memory,
             row.measured,
             err,
             b.startup,
+            b.startup_uncounted,
             b.dataset,
             b.dataset_adjust,
             b.keyspace_main,
             b.keyspace_expires,
+            b.keyspace_volatile,
+            b.databases,
             b.functions,
             b.session,
             b.used_memory_dataset(),
