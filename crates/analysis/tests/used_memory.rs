@@ -118,7 +118,6 @@ fn harness_session(truth: &[Json], version: &str, cluster: bool) -> Session {
 
 struct Row {
     folder: String,
-    judged: bool,
     predicted: Breakdown,
     measured: u64,
     measured_dataset: u64,
@@ -151,9 +150,6 @@ fn predict_folder(dir: &Path) -> Option<Row> {
         eprintln!("{folder}: skipped, no model line for this version");
         return None;
     };
-    // Known gap: Valkey 9 in cluster mode holds about 300 KB more keyspace overhead than
-    // the per-slot tables modelled here (-4% on the corpus folder); printed, not asserted.
-    let judged = !(cluster && line == ServerLine::Valkey90);
     let ctime_ms = aux
         .get(&b"ctime"[..])
         .and_then(|c| c.parse::<i64>().ok())
@@ -192,7 +188,6 @@ fn predict_folder(dir: &Path) -> Option<Row> {
     }
     Some(Row {
         folder,
-        judged,
         predicted: acc.predict(&server),
         measured: info_field(&info, "used_memory")?,
         measured_dataset: info_field(&info, "used_memory_dataset")?,
@@ -224,9 +219,8 @@ fn used_memory_within_two_percent() {
         let b = row.predicted;
         let err = pct(b.used_memory, row.measured);
         report.push_str(&format!(
-            "| {}{} | {} | {} | {:+.2}% | {} (+{}) | {} | {:+} | {} | {} | {} + {} | {} | {} | {} / {} ({:+.1}%) |\n",
+            "| {} | {} | {} | {:+.2}% | {} (+{}) | {} | {:+} | {} | {} | {} + {} | {} | {} | {} / {} ({:+.1}%) |\n",
             row.folder,
-            if row.judged { "" } else { " (not judged)" },
             b.used_memory,
             row.measured,
             err,
@@ -244,11 +238,9 @@ fn used_memory_within_two_percent() {
             row.measured_dataset,
             pct(b.used_memory_dataset(), row.measured_dataset),
         ));
-        if row.judged {
-            judged += 1;
-            if err.abs() > 2.0 {
-                failures.push(format!("{}: {err:+.2}%", row.folder));
-            }
+        judged += 1;
+        if err.abs() > 2.0 {
+            failures.push(format!("{}: {err:+.2}%", row.folder));
         }
     }
     eprintln!("{report}");
