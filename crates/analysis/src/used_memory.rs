@@ -47,6 +47,7 @@
 //!     b.used_memory,
 //!     b.startup + b.dataset + b.keyspace_main + b.keyspace_expires + b.functions + b.session
 //! );
+//! assert_eq!((b.startup_uncounted, b.keyspace_volatile, b.databases), (0, 0, 0));
 //! ```
 
 use crate::alloc::Allocator;
@@ -55,7 +56,7 @@ use crate::model::{
 };
 use crate::rax;
 use rdbscope_parser::stream::{Stream, StreamId};
-use rdbscope_parser::{DataType, KeyRecord, RdbStr, Record, Result, Scratch};
+use rdbscope_parser::{DataType, Element, KeyRecord, RdbStr, Record, Result, Scratch, ValueKind};
 use std::collections::BTreeMap;
 
 /// Bytes of one command latency histogram (`updateCommandLatencyHistogram` →
@@ -299,6 +300,10 @@ pub fn startup_baseline(line: ServerLine, version: Option<ServerVersion>, cluste
 pub struct Breakdown {
     /// `used_memory_startup`: the server before loading, once per file.
     pub startup: u64,
+    /// What the server held at startup but left out of `used_memory_startup`
+    /// ([`startup_uncounted`]): Valkey 8.1.6+ / 9.0.2+ store it net of the keyspace
+    /// overhead `getMemoryOverheadData` reports at that time. Once per file.
+    pub startup_uncounted: u64,
     /// Sum of the per-key `MEMORY USAGE` estimates (`memoryCommand`). On Redis ≤ 8.0 and
     /// Valkey ≤ 8.0 it includes each key's main dict entry.
     pub dataset: u64,
@@ -311,16 +316,25 @@ pub struct Breakdown {
     /// Expires tables: bucket arrays and entries (a 24-byte `dictEntry` per key with a TTL
     /// on Redis ≤ 8.0 and Valkey ≤ 8.0).
     pub keyspace_expires: u64,
+    /// Valkey 9.0 `keys_with_volatile_items` tables: one hashtable per database (cluster:
+    /// per slot) holding the hashes that keep field TTLs (`dbTrackKeyWithVolatileItems`).
+    /// Not in `used_memory_overhead`.
+    pub keyspace_volatile: u64,
+    /// Valkey 9.0 databases other than 0 that the file selects: `rdbLoad` creates them
+    /// (`createDatabase`: the `serverDb`, its three kvstores and four dicts).
+    pub databases: u64,
     /// Function libraries (`functionsCreateWithLibraryCtx`).
     pub functions: u64,
     /// Client buffers and latency histograms of the measuring session, once per file.
     pub session: u64,
-    /// The prediction: `startup + dataset + dataset_adjust + keyspace_main +
-    /// keyspace_expires + functions + session`.
+    /// The prediction: `startup + startup_uncounted + dataset + dataset_adjust +
+    /// keyspace_main + keyspace_expires + keyspace_volatile + databases + functions +
+    /// session`.
     pub used_memory: u64,
     /// `used_memory_overhead` as `getMemoryOverheadData` adds it up: startup, the clients'
     /// buffers, the functions, and per db `kvstoreMemUsage` / `dictMemUsage` of both tables
-    /// plus `sizeof(robj)` per key. Latency histograms are not in it.
+    /// (Valkey 8.1+: with the kvstore struct and, in cluster mode, its 16385-entry slot
+    /// index) plus `sizeof(robj)` per key. Latency histograms are not in it.
     pub overhead: u64,
 }
 
@@ -336,6 +350,8 @@ impl Breakdown {
 struct TableCount {
     keys: u64,
     expires: u64,
+    /// Keys the server tracks in `keys_with_volatile_items` (Valkey 9.0).
+    volatile: u64,
     hint_keys: u64,
     hint_expires: u64,
     hinted: bool,
@@ -345,6 +361,7 @@ impl TableCount {
     fn merge(&mut self, o: &TableCount) {
         self.keys += o.keys;
         self.expires += o.expires;
+        self.volatile += o.volatile;
         self.hint_keys += o.hint_keys;
         self.hint_expires += o.hint_expires;
         self.hinted |= o.hinted;
@@ -478,6 +495,10 @@ impl UsedMemory {
         scratch: &mut Scratch,
     ) -> Result<()> {
         let ttl = u64::from(key.expire_ms.is_some());
+        let volatile = u64::from(
+            server.line() == ServerLine::Valkey90
+                && has_field_ttls(key, server.model.now_ms, scratch)?,
+        );
         let slot = if server.model.cluster {
             Some(match key.key.as_raw() {
                 Some(b) => key_slot(b),
@@ -490,10 +511,12 @@ impl UsedMemory {
         let t = st.dbs.entry(key.db).or_default();
         t.keys += 1;
         t.expires += ttl;
+        t.volatile += volatile;
         if let Some(s) = slot {
             let t = st.slots.entry(s).or_default();
             t.keys += 1;
             t.expires += ttl;
+            t.volatile += volatile;
         }
         self.totals.dataset += estimate.memory;
         self.totals.adjust += allocation_adjust(server, key, estimate, scratch)?;
@@ -528,6 +551,7 @@ impl UsedMemory {
             adjust -= 16 * t.shared_int_values as i64;
         }
         let (mut main, mut expires, mut functions, mut accounting) = (0, 0, 0, 0);
+        let (mut volatile, mut databases) = (0, 0);
         for f in t.files.values() {
             let tables: Vec<&TableCount> =
                 if server.model.cluster && server.keyspace_kind() != KeyspaceKind::Dict {
@@ -541,21 +565,29 @@ impl UsedMemory {
                 main += m.0;
                 expires += e.0;
                 accounting += m.1 + e.1;
+                volatile += volatile_table(server, tc.volatile);
             }
+            let (created, kvstores) = database_structs(server, f);
+            databases += created;
+            accounting += kvstores;
             functions += functions_alloc(server, &f.libraries);
         }
         let (per_file, clients) = session_bytes(server);
         let session = per_file * files;
-        let used = startup as i64
+        let uncounted = files * startup_uncounted(server);
+        let used = (startup + uncounted) as i64
             + t.dataset as i64
             + adjust
-            + (main + expires + functions + session) as i64;
+            + (main + expires + volatile + databases + functions + session) as i64;
         Breakdown {
             startup,
+            startup_uncounted: uncounted,
             dataset: t.dataset,
             dataset_adjust: adjust,
             keyspace_main: main,
             keyspace_expires: expires,
+            keyspace_volatile: volatile,
+            databases,
             functions,
             session,
             used_memory: used.max(0) as u64,
@@ -699,6 +731,144 @@ fn table(server: &LoadingServer, main: bool, n: u64, hint: u64, hinted: bool) ->
             (server.u(88) + buckets, 88 + buckets + robj)
         }
     }
+}
+
+/// Slot tables of a cluster-mode kvstore (`CLUSTER_SLOT_MASK_BITS` 14).
+const CLUSTER_SLOTS: u64 = 16384;
+
+/// `sizeof(kvstore)` (`kvstore.c`): 96 on Valkey 8.1; 9.0 adds the `importing` set and its
+/// key count (112).
+fn kvstore_struct(line: ServerLine) -> u64 {
+    if line == ServerLine::Valkey90 {
+        112
+    } else {
+        96
+    }
+}
+
+/// `kvstoreMemUsage` of a Valkey ≥ 8.1 kvstore before its tables count: the struct and,
+/// with more than one table (cluster mode), the binary indexed tree
+/// `hashtable_size_index` of `8 · (16384 + 1)` bytes.
+fn kvstore_fixed_overhead(server: &LoadingServer) -> u64 {
+    let index = if server.model.cluster {
+        8 * (CLUSTER_SLOTS + 1)
+    } else {
+        0
+    };
+    kvstore_struct(server.line()) + index
+}
+
+/// Databases that exist before loading: Valkey 8.1 creates all of them (`databases`, 16 by
+/// default; forced to 1 in cluster mode), Valkey 9.0 only db 0
+/// (`createDatabaseIfNeeded(0)`; the others when first selected).
+fn startup_databases(server: &LoadingServer) -> u64 {
+    match server.line() {
+        ServerLine::Valkey81 if !server.model.cluster => 16,
+        _ => 1,
+    }
+}
+
+/// Whether `used_memory_startup` is net of the overhead `getMemoryOverheadData` reports at
+/// startup: Valkey 8.1.6+ and 9.0.2+ (valkey #3005, "Fix used_memory_dataset underflow").
+/// The baseline table holds 8.1.7 and 9.0.4 values, which are.
+fn startup_is_net(server: &LoadingServer) -> bool {
+    if !matches!(server.line(), ServerLine::Valkey81 | ServerLine::Valkey90) {
+        return false;
+    }
+    if server.startup.is_none() {
+        return true;
+    }
+    match server.version {
+        Some(v) if v.valkey => {
+            (v.major, v.minor, v.patch) >= (9, 0, 2)
+                || (v.major == 8 && v.minor == 1 && v.patch >= 6)
+        }
+        _ => true,
+    }
+}
+
+/// What the server held at startup but left out of `used_memory_startup`, per loading
+/// server. Valkey 8.1.6+ / 9.0.2+ `InitServerLast` stores `zmalloc_used_memory()` minus
+/// `getMemoryOverheadData()->overhead_total` so that the overhead is not counted twice
+/// later: the `kvstoreMemUsage` of the main and expires kvstores of every database that
+/// exists then (in cluster mode each holds a 131 080-byte slot index), plus the eval and
+/// function caches (a few hundred bytes, not modelled).
+///
+/// ```
+/// use rdbscope_analysis::alloc::Allocator;
+/// use rdbscope_analysis::model::{Model, ServerLine};
+/// use rdbscope_analysis::used_memory::{startup_uncounted, LoadingServer};
+/// let mut s = LoadingServer::new(Model::new(ServerLine::Valkey90, Allocator::Jemalloc));
+/// assert_eq!(startup_uncounted(&s), 2 * 112);
+/// s.model.cluster = true;
+/// assert_eq!(startup_uncounted(&s), 2 * (112 + 8 * 16385));
+/// s.model.line = ServerLine::Redis86;
+/// assert_eq!(startup_uncounted(&s), 0);
+/// ```
+pub fn startup_uncounted(server: &LoadingServer) -> u64 {
+    if !startup_is_net(server) {
+        return 0;
+    }
+    startup_databases(server) * 2 * kvstore_fixed_overhead(server)
+}
+
+/// (bytes of the databases the load creates, `kvstoreMemUsage` of the kvstores' fixed
+/// parts that `getMemoryOverheadData` adds for the databases that exist) for one file.
+/// Valkey 9.0 `rdbLoad` creates each database it is told to select (`createDatabase`): a
+/// `serverDb` (96), four `dict`s (56 each) and three kvstores of a struct (112), the
+/// table pointer array, an empty `importing` hashtable (72), the rehashing list (48) and,
+/// in cluster mode, the slot index.
+fn database_structs(server: &LoadingServer, f: &FileState) -> (u64, u64) {
+    let u = |n: u64| server.u(n);
+    match server.line() {
+        ServerLine::Valkey81 => (
+            0,
+            startup_databases(server) * 2 * kvstore_fixed_overhead(server),
+        ),
+        ServerLine::Valkey90 => {
+            let others = f.dbs.keys().filter(|&&d| d != 0).count() as u64;
+            let (tables, index) = if server.model.cluster {
+                (CLUSTER_SLOTS, u(8 * (CLUSTER_SLOTS + 1)))
+            } else {
+                (1, 0)
+            };
+            let kvstore = u(112) + u(8 * tables) + u(72) + u(48) + index;
+            let db = u(96) + 3 * kvstore + 4 * u(56);
+            (
+                others * db,
+                (1 + others) * 2 * kvstore_fixed_overhead(server),
+            )
+        }
+        _ => (0, 0),
+    }
+}
+
+/// A Valkey 9.0 `keys_with_volatile_items` hashtable holding `n` keys (created on demand
+/// and grown by `kvstoreHashtableAdd`): like a keyspace table, the 72-byte `hashtable`
+/// with 16 bytes of kvstore metadata and the 64-byte buckets.
+fn volatile_table(server: &LoadingServer, n: u64) -> u64 {
+    if n == 0 {
+        return 0;
+    }
+    let (b, children) = valkey_hashtable(n);
+    server.u(88) + 64 * b + (64.0 * children).round() as u64
+}
+
+/// `hashTypeHasVolatileFields` once the server runs: a Valkey 9 `HASH_2` value with a field
+/// TTL that is not past `now_ms` (unknown: any field TTL). `rdbLoadObject` tracks every
+/// field that has an expiry, but the active field expiry soon deletes the expired ones and
+/// untracks a hash left without volatile fields (`hfe:expiredfield` in the corpus).
+fn has_field_ttls(key: &KeyRecord<'_>, now_ms: Option<i64>, scratch: &mut Scratch) -> Result<bool> {
+    if key.value.kind() != ValueKind::ValkeyHash2 {
+        return Ok(false);
+    }
+    let mut any = false;
+    key.value.for_each_element(scratch, |e| {
+        if let Element::Field(_, _, Some(t)) = e {
+            any |= now_ms.is_none_or(|now| t >= now);
+        }
+    })?;
+    Ok(any)
 }
 
 /// `functionsCreateWithLibraryCtx` (`functions.c`): per library a `functionLibInfo` (32),
@@ -1151,6 +1321,72 @@ mod tests {
         assert_eq!((b.keyspace_main, b.keyspace_expires), (64 + 32, 0));
     }
 
+    /// A Valkey 9 `HASH_2` value: one field per TTL (`None`: no expiry, written as -1).
+    fn hash2(ttls: &[Option<i64>]) -> Vec<u8> {
+        let mut v = encode::len(ttls.len() as u64);
+        for (i, t) in ttls.iter().enumerate() {
+            v.extend(encode::string(format!("f{i}")));
+            v.extend(encode::string("v"));
+            v.extend(t.unwrap_or(-1).to_le_bytes());
+        }
+        v
+    }
+
+    #[test]
+    fn valkey90_cluster_counts_hidden_startup_and_volatile_slot_tables() {
+        let file = RdbWriter::valkey(80)
+            .select_db(0)
+            .resize_db(3, 0)
+            .key(ty::VALKEY_HASH_2, "{a}h", &hash2(&[Some(2_000), None]))
+            .key(ty::VALKEY_HASH_2, "{b}h", &hash2(&[Some(500)]))
+            .key(ty::VALKEY_HASH_2, "{c}h", &hash2(&[None]))
+            .finish();
+        let mut s = server(ServerLine::Valkey90);
+        s.model.cluster = true;
+        s.model.now_ms = Some(1_000);
+        let b = run(&file, &s).predict(&s);
+        // Main and expires kvstores of db 0: struct 112 + slot index 8 * 16385 each.
+        assert_eq!(b.startup_uncounted, 2 * (112 + 131_080));
+        // Only "{a}h" keeps a live field TTL: one slot table of 96 + one 64-byte bucket.
+        assert_eq!((b.keyspace_volatile, b.databases), (96 + 64, 0));
+        let sum = b.startup
+            + b.startup_uncounted
+            + b.keyspace_main
+            + b.keyspace_expires
+            + b.keyspace_volatile
+            + b.functions
+            + b.session;
+        assert_eq!(
+            b.used_memory as i64,
+            sum as i64 + b.dataset as i64 + b.dataset_adjust
+        );
+        // An older measured startup (9.0.1) already holds that overhead.
+        s.startup = Some(b.startup);
+        s.version = ServerVersion::from_aux(None, Some("9.0.1"));
+        assert_eq!(run(&file, &s).predict(&s).startup_uncounted, 0);
+    }
+
+    #[test]
+    fn valkey90_creates_selected_databases_at_load() {
+        let file = RdbWriter::valkey(80)
+            .select_db(0)
+            .resize_db(1, 0)
+            .key(ty::STRING, "a", &encode::string("1"))
+            .select_db(5)
+            .resize_db(1, 0)
+            .key(ty::STRING, "b", &encode::string("1"))
+            .finish();
+        let s = server(ServerLine::Valkey90);
+        let b = run(&file, &s).predict(&s);
+        // db 5: serverDb 96, four dicts, three kvstores (112 + 8 + 80 + 48).
+        assert_eq!(b.databases, 96 + 4 * 56 + 3 * 248);
+        assert_eq!(b.startup_uncounted, 2 * 112);
+        // Valkey 8.1 creates all 16 databases at startup, none at load.
+        let s = server(ServerLine::Valkey81);
+        let b = run(&file, &s).predict(&s);
+        assert_eq!((b.databases, b.startup_uncounted), (0, 16 * 2 * 96));
+    }
+
     #[test]
     fn shared_integers_have_no_object() {
         let file = RdbWriter::redis(11)
@@ -1240,6 +1476,7 @@ mod tests {
             |(keys, expires, hint_keys, hint_expires, hinted)| TableCount {
                 keys,
                 expires,
+                volatile: expires / 2,
                 hint_keys,
                 hint_expires,
                 hinted,
