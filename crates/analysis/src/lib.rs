@@ -6,17 +6,21 @@
 //! prefixes and inferred patterns ([`pattern`]), a capped deterministic table of rows
 //! ([`capped`]) and a mergeable top-N ([`topk`]). Nothing here knows about terminals.
 
+pub mod aggregate;
 pub mod alloc;
 pub mod capped;
 pub mod context;
 pub mod filter;
+pub mod findings;
 pub mod inventory;
 /// Redis's bundled LZF compressor, ported byte for byte: the compressed sizes of quicklist
 /// nodes under `list-compress-depth`.
 pub mod lzf;
 pub mod model;
 pub mod pattern;
+pub mod pipeline;
 pub mod rax;
+pub mod report;
 pub mod source;
 pub mod topk;
 pub mod used_memory;

@@ -83,6 +83,17 @@ pub struct FilterArgs {
 }
 
 impl FilterArgs {
+    /// Whether any filter is set.
+    pub fn is_empty(&self) -> bool {
+        self.db.is_empty()
+            && self.types.is_empty()
+            && self.glob.is_none()
+            && self.regex.is_none()
+            && self.min_memory.is_none()
+            && !self.no_expiry
+            && !self.expired
+    }
+
     /// Builds the filter.
     ///
     /// # Errors

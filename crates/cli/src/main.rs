@@ -2,9 +2,12 @@
 //!
 //! A thin binary: arguments → inputs → the analysis crate → reporters → exit code.
 
+mod analyze;
 mod escape;
 mod input;
 mod keys;
+mod render;
+mod report_csv;
 mod verify;
 
 use clap::{Parser, Subcommand};
@@ -47,6 +50,10 @@ enum Cmd {
     /// One line per key: db, name, type, expiry, on-disk type, offset.
     #[command(after_help = EXIT_CODES)]
     Keys(keys::Args),
+    /// The report: memory by type, encoding, prefix and pattern; TTL buckets; top keys;
+    /// idle data; streams; findings; reconciliation with used-mem. One or more files.
+    #[command(after_help = EXIT_CODES)]
+    Analyze(analyze::Args),
 }
 
 /// Options shared by commands that read inputs.
@@ -126,6 +133,7 @@ fn main() -> ExitCode {
     let r = match cli.cmd {
         Cmd::Verify(a) => verify::run(&a),
         Cmd::Keys(a) => keys::run(&a),
+        Cmd::Analyze(a) => analyze::run(&a),
     };
     match r {
         Ok(code) => ExitCode::from(code as u8),

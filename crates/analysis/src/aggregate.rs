@@ -1,0 +1,821 @@
+//! The mergeable state of `analyze`: every per-key fact a report needs, added key by key
+//! and merged across threads and files.
+//!
+//! Every field is a sum of integers, a [`CappedTable`] or a [`TopK`]: merging is exact,
+//! commutative and associative, so any split of the keys over threads, and any order of
+//! files, gives the same aggregate. Memory is bounded by the configuration (row caps, top
+//! sizes), never by the number of keys.
+
+use crate::capped::{CappedTable, RowStats};
+use crate::filter::KeyFilter;
+use crate::model::{Encoding, KeyEstimate, Model};
+use crate::pattern::{infer_pattern, prefixes, Separators};
+use crate::topk::TopK;
+use crate::used_memory::{LoadingServer, UsedMemory};
+use rdbscope_parser::{DataType, Element, KeyRecord, Scratch};
+use std::cmp::{Ordering, Reverse};
+use std::collections::BTreeMap;
+
+/// The logical types, in report order.
+pub const TYPES: [DataType; 7] = [
+    DataType::String,
+    DataType::List,
+    DataType::Set,
+    DataType::Zset,
+    DataType::Hash,
+    DataType::Stream,
+    DataType::Module,
+];
+
+/// Index of a type in [`TYPES`].
+pub fn type_index(t: DataType) -> usize {
+    TYPES
+        .iter()
+        .position(|&x| x == t)
+        .unwrap_or(TYPES.len() - 1)
+}
+
+/// Thresholds of the findings that are counted while keys are added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// A collection (hash, set, zset, list) with more elements than this is "big".
+    pub big_collection_elements: u64,
+    /// A string whose value takes more bytes than this is "big".
+    pub big_string_bytes: u64,
+    /// A string key using at most this much memory is "small" (packing candidate).
+    pub small_string_memory: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            big_collection_elements: 5000,
+            big_string_bytes: 100 * 1024,
+            small_string_memory: 100,
+        }
+    }
+}
+
+/// What shapes the aggregate: separators, prefix depth, sizes of the capped tables and top
+/// lists, and the counted thresholds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AggregateConfig {
+    /// Bytes that split keys into segments.
+    pub separators: Separators,
+    /// Prefix levels kept (1..=depth).
+    pub depth: usize,
+    /// Entries of each top list.
+    pub top: usize,
+    /// Rows kept per prefix level and for patterns; the rest fold into `(other)`.
+    pub row_cap: usize,
+    /// Counted thresholds.
+    pub limits: Limits,
+}
+
+impl Default for AggregateConfig {
+    fn default() -> Self {
+        AggregateConfig {
+            separators: Separators::default(),
+            depth: 3,
+            top: 20,
+            row_cap: 10_000,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Keys and memory.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Keys.
+    pub keys: u64,
+    /// Predicted memory (`MEMORY USAGE`), bytes.
+    pub memory: u64,
+}
+
+impl Stats {
+    fn add(&mut self, memory: u64) {
+        self.keys += 1;
+        self.memory += memory;
+    }
+
+    /// Adds another count.
+    pub fn merge(&mut self, o: &Stats) {
+        self.keys += o.keys;
+        self.memory += o.memory;
+    }
+}
+
+/// Per-row statistics of the prefix, pattern and database tables.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RowTotals {
+    /// All keys of the row.
+    pub all: Stats,
+    /// Keys without a TTL.
+    pub no_ttl: Stats,
+    /// Keys already expired at snapshot time.
+    pub expired: Stats,
+    /// Keys and memory per type ([`TYPES`] order).
+    pub by_type: [Stats; 7],
+    /// String keys using at most [`Limits::small_string_memory`].
+    pub small_strings: Stats,
+}
+
+impl RowStats for RowTotals {
+    fn merge(&mut self, o: &Self) {
+        self.all.merge(&o.all);
+        self.no_ttl.merge(&o.no_ttl);
+        self.expired.merge(&o.expired);
+        for (a, b) in self.by_type.iter_mut().zip(&o.by_type) {
+            a.merge(b);
+        }
+        self.small_strings.merge(&o.small_strings);
+    }
+}
+
+/// The facts of one key every row needs.
+#[derive(Debug, Clone, Copy)]
+struct Facts {
+    ty: usize,
+    memory: u64,
+    ttl: bool,
+    expired: bool,
+    small_string: bool,
+}
+
+impl RowTotals {
+    fn add(&mut self, f: &Facts) {
+        self.all.add(f.memory);
+        if !f.ttl {
+            self.no_ttl.add(f.memory);
+        }
+        if f.expired {
+            self.expired.add(f.memory);
+        }
+        self.by_type[f.ty].add(f.memory);
+        if f.small_string {
+            self.small_strings.add(f.memory);
+        }
+    }
+}
+
+/// The TTL buckets, measured from the snapshot time (`ctime`).
+pub const EXPIRY_BUCKETS: [&str; 10] = [
+    "no TTL",
+    "already expired",
+    "< 1 h",
+    "1-4 h",
+    "4-12 h",
+    "12-24 h",
+    "1-7 d",
+    "7-30 d",
+    "> 30 d",
+    "TTL, no snapshot time",
+];
+
+fn expiry_bucket(expire_ms: Option<i64>, ctime_ms: Option<i64>, expired: bool) -> usize {
+    let Some(e) = expire_ms else { return 0 };
+    if expired {
+        return 1;
+    }
+    let Some(now) = ctime_ms else { return 9 };
+    const H: i64 = 3_600_000;
+    match e.saturating_sub(now) {
+        d if d < H => 2,
+        d if d < 4 * H => 3,
+        d if d < 12 * H => 4,
+        d if d < 24 * H => 5,
+        d if d < 7 * 24 * H => 6,
+        d if d < 30 * 24 * H => 7,
+        _ => 8,
+    }
+}
+
+/// The idle-time buckets (`IDLE`, LRU policies).
+pub const IDLE_BUCKETS: [&str; 5] = ["< 1 h", "1-24 h", "1-7 d", "7-30 d", "> 30 d"];
+
+fn idle_bucket(secs: u64) -> usize {
+    match secs {
+        s if s < 3600 => 0,
+        s if s < 86_400 => 1,
+        s if s < 7 * 86_400 => 2,
+        s if s < 30 * 86_400 => 3,
+        _ => 4,
+    }
+}
+
+/// The LFU counter buckets (`FREQ`, LFU policies; the counter is logarithmic).
+pub const FREQ_BUCKETS: [&str; 5] = ["0", "1-4", "5-15", "16-63", "64-255"];
+
+fn freq_bucket(f: u8) -> usize {
+    match f {
+        0 => 0,
+        1..=4 => 1,
+        5..=15 => 2,
+        16..=63 => 3,
+        _ => 4,
+    }
+}
+
+/// One key in a top list: what the report prints about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRow {
+    /// Index of the file (inputs sorted by name).
+    pub file: u32,
+    /// Offset of the record in its file.
+    pub offset: u64,
+    /// Database.
+    pub db: u64,
+    /// Key bytes (at most [`KEY_BYTES_KEPT`]).
+    pub key: Vec<u8>,
+    /// Whether the key was longer than what is kept.
+    pub key_truncated: bool,
+    /// Type name (a module's name for module values).
+    pub ty: String,
+    /// Encoding after load, if the model knew.
+    pub encoding: Option<Encoding>,
+    /// Predicted memory.
+    pub memory: u64,
+    /// Elements.
+    pub elements: u64,
+    /// Absolute expiry, ms.
+    pub expire_ms: Option<i64>,
+    /// LRU idle seconds.
+    pub idle: Option<u64>,
+    /// LFU counter.
+    pub freq: Option<u8>,
+}
+
+/// Key bytes kept per top-list row: a hostile multi-megabyte key name is not copied whole.
+pub const KEY_BYTES_KEPT: usize = 1024;
+
+/// A [`KeyRow`] ranked by a metric, ties broken by file and offset (unique per record), so
+/// the order is total and the top list is the same however the keys were split.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ranked<M: Ord> {
+    /// The metric, greatest first.
+    pub metric: M,
+    /// The key.
+    pub row: KeyRow,
+}
+
+impl<M: Ord> Ord for Ranked<M> {
+    fn cmp(&self, o: &Self) -> Ordering {
+        self.metric
+            .cmp(&o.metric)
+            .then_with(|| Reverse(self.row.file).cmp(&Reverse(o.row.file)))
+            .then_with(|| Reverse(self.row.offset).cmp(&Reverse(o.row.offset)))
+    }
+}
+
+impl<M: Ord> PartialOrd for Ranked<M> {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+/// Stream details for the streams section.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamFacts {
+    /// Entries (`XLEN`).
+    pub entries: u64,
+    /// Consumer groups.
+    pub groups: u64,
+    /// Consumers over all groups.
+    pub consumers: u64,
+    /// Pending entries over all groups (PEL sizes).
+    pub pending: u64,
+    /// Largest PEL of one group.
+    pub max_group_pending: u64,
+    /// Oldest delivery time among pending entries, Unix ms.
+    pub oldest_pending_ms: Option<i64>,
+}
+
+/// Totals over all streams.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamTotals {
+    /// Streams.
+    pub streams: Stats,
+    /// Entries.
+    pub entries: u64,
+    /// Consumer groups.
+    pub groups: u64,
+    /// Consumers.
+    pub consumers: u64,
+    /// Pending entries.
+    pub pending: u64,
+}
+
+/// A value the model could not read (value-level damage with intact framing).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Anomaly {
+    /// File index.
+    pub file: u32,
+    /// Record offset.
+    pub offset: u64,
+    /// Database.
+    pub db: u64,
+    /// Key bytes (at most [`KEY_BYTES_KEPT`]).
+    pub key: Vec<u8>,
+    /// What was wrong.
+    pub error: String,
+}
+
+/// Per-type top lists.
+#[derive(Debug, Clone)]
+pub struct TypeTops {
+    /// Biggest by memory.
+    pub memory: TopK<Ranked<u64>>,
+    /// Biggest by element count.
+    pub elements: TopK<Ranked<u64>>,
+}
+
+impl TypeTops {
+    fn new(n: usize) -> Self {
+        TypeTops {
+            memory: TopK::new(n),
+            elements: TopK::new(n),
+        }
+    }
+}
+
+/// Hash fields with a TTL (Redis 7.4+ `HEXPIRE`, Valkey 9 `HASH_2`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FieldTtls {
+    /// Hashes with at least one field TTL, and their memory.
+    pub hashes: Stats,
+    /// Fields with a TTL.
+    pub fields: u64,
+}
+
+/// Everything `analyze` accumulates. Create with [`Aggregate::new`], feed keys with
+/// [`Aggregate::add_key`], combine with [`Aggregate::merge`].
+#[derive(Debug, Clone)]
+pub struct Aggregate {
+    config: AggregateConfig,
+    /// All keys.
+    pub totals: RowTotals,
+    /// Keys the model could size (the rest have no memory figure).
+    pub estimated: u64,
+    /// Predicted keyspace overhead per key (expires entries).
+    pub key_overhead: u64,
+    /// Per file: keys and memory.
+    pub by_file: BTreeMap<u32, Stats>,
+    /// Per database (rows keyed by the db number, big-endian).
+    pub by_db: CappedTable<RowTotals>,
+    /// Per (type, encoding after load); `None` when the model could not size the key.
+    pub by_encoding: BTreeMap<(usize, Option<Encoding>), Stats>,
+    /// Per module name: values and memory.
+    pub by_module: CappedTable<RowTotals>,
+    /// Prefix rows per level (index 0 = level 1).
+    pub prefixes: Vec<CappedTable<RowTotals>>,
+    /// Inferred-pattern rows.
+    pub patterns: CappedTable<RowTotals>,
+    /// Keys and memory per [`EXPIRY_BUCKETS`].
+    pub expiry: [Stats; 10],
+    /// Hash field TTLs.
+    pub field_ttls: FieldTtls,
+    /// Keys and memory per [`IDLE_BUCKETS`] (keys with `IDLE`).
+    pub idle: [Stats; 5],
+    /// Keys and memory per [`FREQ_BUCKETS`] (keys with `FREQ`).
+    pub freq: [Stats; 5],
+    /// Biggest keys by memory.
+    pub top_memory: TopK<Ranked<u64>>,
+    /// Biggest keys by element count.
+    pub top_elements: TopK<Ranked<u64>>,
+    /// Per type ([`TYPES`] order).
+    pub top_by_type: Vec<TypeTops>,
+    /// Biggest keys without a TTL.
+    pub top_no_ttl: TopK<Ranked<u64>>,
+    /// Idlest keys (LRU): by idle seconds, then memory.
+    pub top_idle: TopK<Ranked<(u64, u64)>>,
+    /// Hottest keys (LFU): by counter, then memory.
+    pub top_freq: TopK<Ranked<(u8, u64)>>,
+    /// Streams totals.
+    pub streams: StreamTotals,
+    /// Streams with the largest PELs: by pending, then memory.
+    pub top_streams: TopK<Ranked<(u64, u64)>>,
+    /// Stream details of the streams in `top_streams`, by (file, offset).
+    pub stream_facts: BTreeMap<(u32, u64), StreamFacts>,
+    /// Collections over [`Limits::big_collection_elements`].
+    pub big_collections: Stats,
+    /// Strings over [`Limits::big_string_bytes`].
+    pub big_strings: Stats,
+    /// Values the model could not read.
+    pub anomalies: u64,
+    /// The first anomalies by (file, offset).
+    pub anomaly_list: TopK<Reverse<Anomaly>>,
+    /// Keys the loading server would drop at load (expired), left out of `used_memory`.
+    pub dropped_at_load: Stats,
+    /// The `used_memory` prediction's accumulator.
+    pub used: UsedMemory,
+}
+
+/// Scratch buffers reused across keys (no per-key allocation).
+#[derive(Default)]
+pub struct Work {
+    scratch: Scratch,
+    key: Vec<u8>,
+    pattern: Vec<u8>,
+}
+
+/// What the keys of one file are judged by.
+#[derive(Debug, Clone, Copy)]
+pub struct FileScope {
+    /// File index.
+    pub file: u32,
+    /// The memory model (none: keys are counted without memory).
+    pub model: Option<Model>,
+    /// Snapshot time, Unix ms.
+    pub ctime_ms: Option<i64>,
+    /// Keys expiring before this had expired at snapshot time.
+    pub expired_cutoff_ms: Option<i64>,
+}
+
+impl Aggregate {
+    /// An empty aggregate for keys of file `file`.
+    pub fn new(config: AggregateConfig, file: u32) -> Self {
+        let n = config.top;
+        Aggregate {
+            config,
+            totals: RowTotals::default(),
+            estimated: 0,
+            key_overhead: 0,
+            by_file: BTreeMap::new(),
+            by_db: CappedTable::new(config.row_cap),
+            by_encoding: BTreeMap::new(),
+            by_module: CappedTable::new(256),
+            prefixes: (0..config.depth)
+                .map(|_| CappedTable::new(config.row_cap))
+                .collect(),
+            patterns: CappedTable::new(config.row_cap),
+            expiry: [Stats::default(); 10],
+            field_ttls: FieldTtls::default(),
+            idle: [Stats::default(); 5],
+            freq: [Stats::default(); 5],
+            top_memory: TopK::new(n),
+            top_elements: TopK::new(n),
+            top_by_type: (0..TYPES.len()).map(|_| TypeTops::new(n)).collect(),
+            top_no_ttl: TopK::new(n),
+            top_idle: TopK::new(n),
+            top_freq: TopK::new(n),
+            streams: StreamTotals::default(),
+            top_streams: TopK::new(n),
+            stream_facts: BTreeMap::new(),
+            big_collections: Stats::default(),
+            big_strings: Stats::default(),
+            anomalies: 0,
+            anomaly_list: TopK::new(100),
+            dropped_at_load: Stats::default(),
+            used: UsedMemory::for_file(file),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AggregateConfig {
+        &self.config
+    }
+
+    /// Adds one key. The value is decoded only where the model or the report needs element
+    /// contents.
+    pub fn add_key(&mut self, scope: &FileScope, k: &KeyRecord<'_>, work: &mut Work) {
+        self.add_key_filtered(scope, k, &KeyFilter::default(), work);
+    }
+
+    /// Adds one key if it passes `filter` (the memory filter is applied after the
+    /// estimate).
+    pub fn add_key_filtered(
+        &mut self,
+        scope: &FileScope,
+        k: &KeyRecord<'_>,
+        filter: &KeyFilter,
+        work: &mut Work,
+    ) {
+        let Work {
+            scratch,
+            key,
+            pattern,
+        } = work;
+        let key_bytes: &[u8] = match k.key.bytes(key) {
+            Ok(b) => b,
+            Err(_) => &[],
+        };
+        let dt = k.value.data_type();
+        let ty = type_index(dt);
+        let expired = matches!((k.expire_ms, scope.expired_cutoff_ms), (Some(e), Some(c)) if e < c);
+        if !filter.keep_key(k.db, key_bytes, dt, k.expire_ms, expired) {
+            return;
+        }
+        let (est, error): (Option<KeyEstimate>, Option<String>) = match scope.model {
+            Some(m) => match m.estimate(k, scratch) {
+                Ok(e) => (Some(e), None),
+                Err(e) => (None, Some(e.to_string())),
+            },
+            None => (None, None),
+        };
+        if !filter.keep_memory(est.map(|e| e.memory)) {
+            return;
+        }
+        let memory = est.map_or(0, |e| e.memory);
+        let elements = est.map_or(0, |e| e.elements);
+        let small_string = dt == DataType::String
+            && est.is_some()
+            && memory <= self.config.limits.small_string_memory;
+        let facts = Facts {
+            ty,
+            memory,
+            ttl: k.expire_ms.is_some(),
+            expired,
+            small_string,
+        };
+        self.totals.add(&facts);
+        self.by_file.entry(scope.file).or_default().add(memory);
+        self.by_db.add(&k.db.to_be_bytes(), |r| r.add(&facts));
+        self.by_encoding
+            .entry((ty, est.map(|e| e.encoding)))
+            .or_default()
+            .add(memory);
+        for (level, p) in
+            prefixes(key_bytes, &self.config.separators, self.config.depth).enumerate()
+        {
+            if let Some(t) = self.prefixes.get_mut(level) {
+                t.add(p, |r| r.add(&facts));
+            }
+        }
+        infer_pattern(key_bytes, &self.config.separators, pattern);
+        self.patterns.add(pattern, |r| r.add(&facts));
+        let bucket = expiry_bucket(k.expire_ms, scope.ctime_ms, expired);
+        self.expiry[bucket].add(memory);
+        if let Some(i) = k.idle {
+            self.idle[idle_bucket(i)].add(memory);
+        }
+        if let Some(f) = k.freq {
+            self.freq[freq_bucket(f)].add(memory);
+        }
+        let module_name = (dt == DataType::Module)
+            .then(|| k.value.module().map(|m| m.id.name()))
+            .flatten();
+        if let Some(name) = &module_name {
+            self.by_module.add(name.as_bytes(), |r| r.add(&facts));
+        }
+        if let Some(e) = est {
+            self.estimated += 1;
+            let limits = self.config.limits;
+            match dt {
+                DataType::String if e.largest_element > limits.big_string_bytes => {
+                    self.big_strings.add(memory);
+                }
+                DataType::List | DataType::Set | DataType::Zset | DataType::Hash
+                    if e.elements > limits.big_collection_elements =>
+                {
+                    self.big_collections.add(memory);
+                }
+                _ => {}
+            }
+        }
+        if dt == DataType::Hash {
+            self.add_field_ttls(k, memory, scratch);
+        }
+        let stream = if dt == DataType::Stream {
+            self.add_stream(k, memory)
+        } else {
+            None
+        };
+        // Top lists: build the row only for keys that can enter one.
+        let row = || KeyRow {
+            file: scope.file,
+            offset: k.offset,
+            db: k.db,
+            key: key_bytes[..key_bytes.len().min(KEY_BYTES_KEPT)].to_vec(),
+            key_truncated: key_bytes.len() > KEY_BYTES_KEPT,
+            ty: module_name
+                .clone()
+                .unwrap_or_else(|| dt.as_str().to_string()),
+            encoding: est.map(|e| e.encoding),
+            memory,
+            elements,
+            expire_ms: k.expire_ms,
+            idle: k.idle,
+            freq: k.freq,
+        };
+        offer(&mut self.top_memory, memory, scope, k, &row);
+        offer(&mut self.top_elements, elements, scope, k, &row);
+        offer(&mut self.top_by_type[ty].memory, memory, scope, k, &row);
+        offer(&mut self.top_by_type[ty].elements, elements, scope, k, &row);
+        if k.expire_ms.is_none() {
+            offer(&mut self.top_no_ttl, memory, scope, k, &row);
+        }
+        if let Some(i) = k.idle {
+            offer(&mut self.top_idle, (i, memory), scope, k, &row);
+        }
+        if let Some(f) = k.freq {
+            offer(&mut self.top_freq, (f, memory), scope, k, &row);
+        }
+        if let Some(s) = stream {
+            if offer(&mut self.top_streams, (s.pending, memory), scope, k, &row) {
+                self.stream_facts.insert((scope.file, k.offset), s);
+            }
+        }
+        if let Some(err) = error {
+            self.anomalies += 1;
+            let a = Reverse(Anomaly {
+                file: scope.file,
+                offset: k.offset,
+                db: k.db,
+                key: key_bytes[..key_bytes.len().min(KEY_BYTES_KEPT)].to_vec(),
+                error: err,
+            });
+            self.anomaly_list.push(a);
+        }
+        // used_memory: keys the loader drops do not count; their memory is reported apart.
+        if let (Some(m), Some(e)) = (scope.model, est) {
+            let server = LoadingServer::new(m);
+            if server.drops_at_load(k) {
+                self.dropped_at_load.add(memory);
+            } else {
+                self.key_overhead += server.key_overhead(k.expire_ms.is_some());
+                let _ = self.used.add_key(&server, k, &e, scratch);
+            }
+        }
+    }
+
+    fn add_field_ttls(&mut self, k: &KeyRecord<'_>, memory: u64, scratch: &mut Scratch) {
+        use rdbscope_parser::ValueKind;
+        if !matches!(
+            k.value.kind(),
+            ValueKind::HashListpackEx
+                | ValueKind::HashListpackExPreGa
+                | ValueKind::HashMetadata
+                | ValueKind::HashMetadataPreGa
+                | ValueKind::ValkeyHash2
+        ) {
+            return;
+        }
+        let mut fields = 0u64;
+        let _ = k.value.for_each_element(scratch, |e| {
+            if let Element::Field(_, _, Some(_)) = e {
+                fields += 1;
+            }
+        });
+        if fields > 0 {
+            self.field_ttls.hashes.add(memory);
+            self.field_ttls.fields += fields;
+        }
+    }
+
+    fn add_stream(&mut self, k: &KeyRecord<'_>, memory: u64) -> Option<StreamFacts> {
+        let s = k.value.stream().ok().flatten()?;
+        let f = StreamFacts {
+            entries: s.length,
+            groups: s.groups,
+            consumers: s.consumers_total,
+            pending: s.pel_total,
+            max_group_pending: s.max_group_pel,
+            oldest_pending_ms: s.oldest_pending_ms,
+        };
+        let t = &mut self.streams;
+        t.streams.add(memory);
+        t.entries += f.entries;
+        t.groups += f.groups;
+        t.consumers += f.consumers;
+        t.pending += f.pending;
+        Some(f)
+    }
+
+    /// Adds another aggregate (another thread's keys, or another file's).
+    pub fn merge(&mut self, o: Aggregate) {
+        self.totals.merge(&o.totals);
+        self.estimated += o.estimated;
+        self.key_overhead += o.key_overhead;
+        for (f, s) in &o.by_file {
+            self.by_file.entry(*f).or_default().merge(s);
+        }
+        self.by_db.merge(o.by_db);
+        for (k, s) in &o.by_encoding {
+            self.by_encoding.entry(*k).or_default().merge(s);
+        }
+        self.by_module.merge(o.by_module);
+        for (a, b) in self.prefixes.iter_mut().zip(o.prefixes) {
+            a.merge(b);
+        }
+        self.patterns.merge(o.patterns);
+        for (a, b) in self.expiry.iter_mut().zip(&o.expiry) {
+            a.merge(b);
+        }
+        self.field_ttls.hashes.merge(&o.field_ttls.hashes);
+        self.field_ttls.fields += o.field_ttls.fields;
+        for (a, b) in self.idle.iter_mut().zip(&o.idle) {
+            a.merge(b);
+        }
+        for (a, b) in self.freq.iter_mut().zip(&o.freq) {
+            a.merge(b);
+        }
+        self.top_memory.merge(o.top_memory);
+        self.top_elements.merge(o.top_elements);
+        for (a, b) in self.top_by_type.iter_mut().zip(o.top_by_type) {
+            a.memory.merge(b.memory);
+            a.elements.merge(b.elements);
+        }
+        self.top_no_ttl.merge(o.top_no_ttl);
+        self.top_idle.merge(o.top_idle);
+        self.top_freq.merge(o.top_freq);
+        let s = &mut self.streams;
+        s.streams.merge(&o.streams.streams);
+        s.entries += o.streams.entries;
+        s.groups += o.streams.groups;
+        s.consumers += o.streams.consumers;
+        s.pending += o.streams.pending;
+        self.top_streams.merge(o.top_streams);
+        self.stream_facts.extend(o.stream_facts);
+        // Keep only the facts of streams still in the top list (bounded).
+        let keep: std::collections::BTreeSet<(u32, u64)> = self
+            .top_streams
+            .iter()
+            .map(|r| (r.row.file, r.row.offset))
+            .collect();
+        self.stream_facts.retain(|k, _| keep.contains(k));
+        self.big_collections.merge(&o.big_collections);
+        self.big_strings.merge(&o.big_strings);
+        self.anomalies += o.anomalies;
+        self.anomaly_list.merge(o.anomaly_list);
+        self.dropped_at_load.merge(&o.dropped_at_load);
+        self.used.merge(&o.used);
+    }
+}
+
+/// Offers a key to a top list, building its row only when it can enter.
+fn offer<M: Ord + Copy>(
+    top: &mut TopK<Ranked<M>>,
+    metric: M,
+    scope: &FileScope,
+    k: &KeyRecord<'_>,
+    row: &impl Fn() -> KeyRow,
+) -> bool {
+    let probe = Ranked {
+        metric,
+        row: KeyRow {
+            file: scope.file,
+            offset: k.offset,
+            db: 0,
+            key: Vec::new(),
+            key_truncated: false,
+            ty: String::new(),
+            encoding: None,
+            memory: 0,
+            elements: 0,
+            expire_ms: None,
+            idle: None,
+            freq: None,
+        },
+    };
+    if !top.would_accept(&probe) {
+        return false;
+    }
+    top.push(Ranked { metric, row: row() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_buckets_measure_from_ctime() {
+        let now = Some(1_000_000_000);
+        assert_eq!(expiry_bucket(None, now, false), 0);
+        assert_eq!(expiry_bucket(Some(5), now, true), 1);
+        assert_eq!(expiry_bucket(Some(1_000_000_000 + 59_000), now, false), 2);
+        assert_eq!(
+            expiry_bucket(Some(1_000_000_000 + 3_600_000), now, false),
+            3
+        );
+        assert_eq!(
+            expiry_bucket(Some(1_000_000_000 + 40 * 86_400_000), now, false),
+            8
+        );
+        assert_eq!(expiry_bucket(Some(7), None, false), 9);
+    }
+
+    #[test]
+    fn ranked_ties_break_by_file_then_offset() {
+        let r = |file, offset, m| Ranked {
+            metric: m,
+            row: KeyRow {
+                file,
+                offset,
+                db: 0,
+                key: Vec::new(),
+                key_truncated: false,
+                ty: String::new(),
+                encoding: None,
+                memory: 0,
+                elements: 0,
+                expire_ms: None,
+                idle: None,
+                freq: None,
+            },
+        };
+        assert!(r(0, 10, 5u64) > r(0, 20, 5));
+        assert!(r(0, 99, 5u64) > r(1, 1, 5));
+        assert!(r(1, 1, 6u64) > r(0, 1, 5));
+    }
+}

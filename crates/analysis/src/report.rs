@@ -1,0 +1,1071 @@
+//! The `analyze` report: the merged aggregates of one or more files turned into sorted,
+//! deterministic sections with findings. Plain data (`serde::Serialize`); the reporters
+//! (terminal, JSON, CSV) live in the binary. The JSON schema is `docs/report-schema.md`.
+
+use crate::aggregate::{
+    Aggregate, KeyRow, Ranked, RowTotals, Stats, EXPIRY_BUCKETS, FREQ_BUCKETS, IDLE_BUCKETS, TYPES,
+};
+use crate::capped::CappedTable;
+use crate::pipeline::FileResult;
+use crate::topk::TopK;
+use crate::used_memory::{Breakdown, LoadingServer, ServerVersion};
+use serde::Serialize;
+
+/// Version of the JSON schema (`docs/report-schema.md`).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Thresholds of the findings. Every one can be set from the command line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FindingThresholds {
+    /// A single key over this share of all key memory (percent).
+    pub big_key_pct: f64,
+    /// A single key over this many bytes.
+    pub big_key_bytes: u64,
+    /// The share rule applies only to keys of at least this many bytes.
+    pub big_key_min_bytes: u64,
+    /// A pattern over this share of memory (percent) with no TTL on most of it.
+    pub no_ttl_pattern_pct: f64,
+    /// Already-expired keys holding more than this many bytes.
+    pub expired_bytes: u64,
+    /// A stream with more pending entries than this.
+    pub stream_pending: u64,
+    /// A pattern with at least this many small strings (packing candidate).
+    pub small_strings: u64,
+    /// Memory not in keys above this share of `used-mem` (percent).
+    pub not_in_keys_pct: f64,
+}
+
+impl Default for FindingThresholds {
+    fn default() -> Self {
+        FindingThresholds {
+            big_key_pct: 10.0,
+            big_key_bytes: 100 << 20,
+            big_key_min_bytes: 1 << 20,
+            no_ttl_pattern_pct: 50.0,
+            expired_bytes: 1 << 20,
+            stream_pending: 10_000,
+            small_strings: 10_000,
+            not_in_keys_pct: 30.0,
+        }
+    }
+}
+
+/// Sizes of the printed sections.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReportOptions {
+    /// Rows of each prefix level and of the pattern table (the rest go to `(other)`).
+    pub rows: usize,
+    /// Findings thresholds.
+    pub thresholds: FindingThresholds,
+    /// Whether key filters were given (totals then cover the selected keys only).
+    pub filtered: bool,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions {
+            rows: 50,
+            thresholds: FindingThresholds::default(),
+            filtered: false,
+        }
+    }
+}
+
+/// A named input: its display name, size and analysis.
+#[derive(Debug)]
+pub struct NamedResult {
+    /// Path as given.
+    pub name: String,
+    /// Size in bytes, if known.
+    pub bytes: Option<u64>,
+    /// The analysis.
+    pub result: FileResult,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// False when a file could not be read to its end or failed its checksum.
+    pub complete: bool,
+    /// Per file: size, keys, memory, share, damage.
+    pub files: Vec<FileRow>,
+    /// Per file: what the header and AUX fields say.
+    pub snapshot: Vec<Snapshot>,
+    /// Totals by db, type and encoding.
+    pub totals: Totals,
+    /// Key memory against the `used-mem` recorded at save.
+    pub reconciliation: Reconciliation,
+    /// Hierarchical prefixes.
+    pub prefixes: Prefixes,
+    /// Inferred key patterns.
+    pub patterns: Table,
+    /// TTL buckets.
+    pub expiry: Expiry,
+    /// Biggest keys.
+    pub top_keys: TopKeys,
+    /// LRU idle time and LFU counters.
+    pub idle: Idle,
+    /// Streams and their pending lists.
+    pub streams: Streams,
+    /// Values the model could not read (framing intact).
+    pub anomalies: Anomalies,
+    /// Rules that fired, most severe first.
+    pub findings: Vec<Finding>,
+}
+
+/// One input file.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileRow {
+    /// Path as given.
+    pub name: String,
+    /// Size in bytes.
+    pub bytes: Option<u64>,
+    /// Keys analysed.
+    pub keys: u64,
+    /// Their memory.
+    pub memory: u64,
+    /// Share of all files' key memory, percent.
+    pub memory_pct: f64,
+    /// Read to the end with a good (or absent) checksum.
+    pub complete: bool,
+    /// Where and why reading stopped.
+    pub damage: Option<DamageOut>,
+    /// Stored and computed CRC-64 when they differ.
+    pub checksum_mismatch: Option<[String; 2]>,
+}
+
+/// Damage to a file.
+#[derive(Debug, Clone, Serialize)]
+pub struct DamageOut {
+    /// Byte offset.
+    pub offset: u64,
+    /// What was expected.
+    pub message: String,
+    /// Bytes left unread.
+    pub unread_bytes: Option<u64>,
+}
+
+/// The snapshot's own description.
+#[derive(Debug, Clone, Serialize)]
+pub struct Snapshot {
+    /// File.
+    pub file: String,
+    /// `REDIS` or `VALKEY`.
+    pub magic: String,
+    /// RDB format version.
+    pub rdb_version: Option<u32>,
+    /// `redis` or `valkey` and the version from AUX.
+    pub server: Option<String>,
+    /// The server version.
+    pub server_version: Option<String>,
+    /// The memory model used.
+    pub model: Option<String>,
+    /// Allocator of the model.
+    pub allocator: Option<String>,
+    /// Snapshot time (`ctime`), Unix seconds.
+    pub ctime: Option<i64>,
+    /// `used-mem` at save.
+    pub used_mem: Option<u64>,
+    /// `repl-id`, `repl-offset`, `repl-stream-db`.
+    pub replication: Vec<NameValue>,
+    /// `aof-base` AUX.
+    pub aof_base: bool,
+    /// Function libraries.
+    pub functions: Vec<Library>,
+    /// Modules.
+    pub modules: Vec<ModuleOut>,
+    /// `IDLE` (LRU policy) or `FREQ` (LFU policy) present.
+    pub eviction_hint: Option<String>,
+    /// Other AUX fields.
+    pub aux: Vec<NameValue>,
+}
+
+/// A named value (AUX field).
+#[derive(Debug, Clone, Serialize)]
+pub struct NameValue {
+    /// Name.
+    pub name: String,
+    /// Value.
+    pub value: String,
+}
+
+/// A function library.
+#[derive(Debug, Clone, Serialize)]
+pub struct Library {
+    /// Library name.
+    pub name: String,
+    /// Engine (`lua`).
+    pub engine: String,
+}
+
+/// A module seen in the file.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModuleOut {
+    /// Module type name.
+    pub name: String,
+    /// Key values of this module.
+    pub values: u64,
+    /// MODULE_AUX records.
+    pub aux_records: u64,
+}
+
+/// Keys and memory with a share.
+#[derive(Debug, Clone, Serialize)]
+pub struct Share {
+    /// Name of the row.
+    pub name: String,
+    /// Keys.
+    pub keys: u64,
+    /// Memory.
+    pub memory: u64,
+    /// Share of the total memory, percent.
+    pub memory_pct: f64,
+}
+
+/// The totals section.
+#[derive(Debug, Clone, Serialize)]
+pub struct Totals {
+    /// Keys.
+    pub keys: u64,
+    /// Keys with a TTL.
+    pub keys_with_ttl: u64,
+    /// Keys already expired at snapshot time.
+    pub keys_expired: u64,
+    /// Keys with a memory figure (the model could size them).
+    pub keys_estimated: u64,
+    /// Sum of per-key memory.
+    pub memory: u64,
+    /// Per database.
+    pub by_db: Vec<Share>,
+    /// Per type.
+    pub by_type: Vec<Share>,
+    /// Per type and encoding after load (`type/encoding`).
+    pub by_encoding: Vec<Share>,
+    /// Per module type.
+    pub by_module: Vec<Share>,
+    /// Whether filters narrowed the keys.
+    pub filtered: bool,
+}
+
+/// The reconciliation section.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reconciliation {
+    /// Sum of per-key memory of the keys a loading server keeps.
+    pub keys_memory: u64,
+    /// Expires entries of those keys.
+    pub key_overhead: u64,
+    /// Keyspace tables (main, expires, volatile-field tables, databases).
+    pub keyspace_tables: u64,
+    /// Keys already expired (dropped by a loading server).
+    pub expired_keys_memory: u64,
+    /// Predicted `used_memory` of a server that loads the file(s), by term.
+    pub predicted: Option<PredictedOut>,
+    /// `used-mem` AUX summed over the files that have it.
+    pub used_mem_at_save: Option<u64>,
+    /// `used-mem` − (keys + key overhead + keyspace tables + expired keys).
+    pub not_in_keys: Option<i64>,
+    /// That, as a share of `used-mem`, percent.
+    pub not_in_keys_pct: Option<f64>,
+    /// What an idle server holds besides keys (startup memory, the measuring session,
+    /// functions), from the prediction.
+    pub server_baseline: u64,
+    /// `not_in_keys` − `server_baseline`: client buffers, replication backlog, Lua,
+    /// modules' own memory (fragmentation is not in `used-mem`).
+    pub unexplained: Option<i64>,
+    /// What the remainder is made of.
+    pub not_in_keys_note: String,
+}
+
+/// The `used_memory` prediction by term.
+#[derive(Debug, Clone, Serialize)]
+pub struct PredictedOut {
+    /// Predicted `used_memory`.
+    pub used_memory: u64,
+    /// Startup memory of an empty server.
+    pub startup: u64,
+    /// Key memory.
+    pub dataset: u64,
+    /// Allocation differences between MEMORY USAGE and the allocator (shared integers…).
+    pub dataset_adjust: i64,
+    /// Main tables.
+    pub keyspace_main: u64,
+    /// Expires tables.
+    pub keyspace_expires: u64,
+    /// Functions.
+    pub functions: u64,
+    /// The measuring client session.
+    pub session: u64,
+    /// Everything else the prediction counts.
+    pub other: i64,
+}
+
+impl PredictedOut {
+    fn from(b: &Breakdown) -> Self {
+        let named = b.startup as i64
+            + b.dataset as i64
+            + b.dataset_adjust
+            + (b.keyspace_main + b.keyspace_expires + b.functions + b.session) as i64;
+        PredictedOut {
+            used_memory: b.used_memory,
+            startup: b.startup,
+            dataset: b.dataset,
+            dataset_adjust: b.dataset_adjust,
+            keyspace_main: b.keyspace_main,
+            keyspace_expires: b.keyspace_expires,
+            functions: b.functions,
+            session: b.session,
+            other: b.used_memory as i64 - named,
+        }
+    }
+
+    fn add(&mut self, o: &PredictedOut) {
+        self.used_memory += o.used_memory;
+        self.startup += o.startup;
+        self.dataset += o.dataset;
+        self.dataset_adjust += o.dataset_adjust;
+        self.keyspace_main += o.keyspace_main;
+        self.keyspace_expires += o.keyspace_expires;
+        self.functions += o.functions;
+        self.session += o.session;
+        self.other += o.other;
+    }
+}
+
+/// Per-type keys and memory of a row.
+#[derive(Debug, Clone, Serialize)]
+pub struct TypeCount {
+    /// Type.
+    #[serde(rename = "type")]
+    pub ty: &'static str,
+    /// Keys.
+    pub keys: u64,
+    /// Memory.
+    pub memory: u64,
+}
+
+/// One prefix or pattern row.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// The prefix or pattern (escaped: `\xHH` for bytes that are not printable ASCII).
+    pub name: String,
+    /// Keys.
+    pub keys: u64,
+    /// Memory.
+    pub memory: u64,
+    /// Share of the total memory, percent.
+    pub memory_pct: f64,
+    /// Keys without TTL.
+    pub keys_no_ttl: u64,
+    /// Their memory.
+    pub memory_no_ttl: u64,
+    /// Keys already expired.
+    pub keys_expired: u64,
+    /// Their memory.
+    pub memory_expired: u64,
+    /// Strings small enough to pack into hashes.
+    pub small_strings: u64,
+    /// Per type (types with keys only).
+    pub by_type: Vec<TypeCount>,
+}
+
+/// A table of rows with the rest folded.
+#[derive(Debug, Clone, Serialize)]
+pub struct Table {
+    /// Rows, by memory then name.
+    pub rows: Vec<Row>,
+    /// Everything not in `rows` (rows past the print limit and rows folded by the cap).
+    pub other: Row,
+    /// Distinct rows kept in memory.
+    pub distinct_rows_kept: usize,
+    /// The cap on distinct rows.
+    pub cap: usize,
+    /// Whether more distinct rows than the cap were seen (the excess is in `other`).
+    pub folded_by_cap: bool,
+}
+
+/// The prefixes section.
+#[derive(Debug, Clone, Serialize)]
+pub struct Prefixes {
+    /// Separator bytes.
+    pub separators: String,
+    /// Levels.
+    pub levels: Vec<Table>,
+}
+
+/// A TTL bucket.
+#[derive(Debug, Clone, Serialize)]
+pub struct Bucket {
+    /// Name.
+    pub bucket: &'static str,
+    /// Keys.
+    pub keys: u64,
+    /// Memory.
+    pub memory: u64,
+    /// Share of the total memory, percent.
+    pub memory_pct: f64,
+}
+
+/// The expiry section.
+#[derive(Debug, Clone, Serialize)]
+pub struct Expiry {
+    /// Measured from the snapshot's `ctime`.
+    pub buckets: Vec<Bucket>,
+    /// Hashes with field TTLs: hashes, their memory, fields with a TTL.
+    pub hash_field_ttls: HashFieldTtls,
+    /// Biggest keys without TTL.
+    pub top_no_ttl: Vec<KeyOut>,
+}
+
+/// Hash field TTLs.
+#[derive(Debug, Clone, Serialize)]
+pub struct HashFieldTtls {
+    /// Hashes with at least one field TTL.
+    pub keys: u64,
+    /// Fields with a TTL.
+    pub fields: u64,
+    /// Memory of those hashes.
+    pub memory: u64,
+}
+
+/// A key in a top list.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyOut {
+    /// File (when several).
+    pub file: String,
+    /// Database.
+    pub db: u64,
+    /// Key (escaped).
+    pub key: String,
+    /// Key cut at 1024 bytes.
+    pub key_truncated: bool,
+    /// Type.
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// Encoding after load.
+    pub encoding: Option<&'static str>,
+    /// Memory.
+    pub memory: u64,
+    /// Elements.
+    pub elements: u64,
+    /// TTL left at snapshot time, seconds (negative: already expired).
+    pub ttl_seconds: Option<i64>,
+    /// Idle seconds (LRU).
+    pub idle_seconds: Option<u64>,
+    /// LFU counter.
+    pub lfu_freq: Option<u8>,
+    /// Record offset.
+    pub offset: u64,
+}
+
+/// Top keys per type.
+#[derive(Debug, Clone, Serialize)]
+pub struct TypeTop {
+    /// Type.
+    #[serde(rename = "type")]
+    pub ty: &'static str,
+    /// By memory.
+    pub by_memory: Vec<KeyOut>,
+    /// By elements.
+    pub by_elements: Vec<KeyOut>,
+}
+
+/// The top keys section.
+#[derive(Debug, Clone, Serialize)]
+pub struct TopKeys {
+    /// By memory.
+    pub by_memory: Vec<KeyOut>,
+    /// By element count.
+    pub by_elements: Vec<KeyOut>,
+    /// Per type (types with keys only).
+    pub by_type: Vec<TypeTop>,
+}
+
+/// The idle/frequency section.
+#[derive(Debug, Clone, Serialize)]
+pub struct Idle {
+    /// Keys with an LRU idle time.
+    pub keys_with_idle: u64,
+    /// Keys with an LFU counter.
+    pub keys_with_freq: u64,
+    /// Memory per idle bucket.
+    pub idle_buckets: Vec<Bucket>,
+    /// Memory per LFU counter bucket.
+    pub freq_buckets: Vec<Bucket>,
+    /// Idlest keys.
+    pub top_idle: Vec<KeyOut>,
+    /// Hottest keys by LFU counter.
+    pub top_lfu: Vec<KeyOut>,
+}
+
+/// A stream in the streams section.
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamOut {
+    /// The key.
+    #[serde(flatten)]
+    pub key: KeyOut,
+    /// Entries.
+    pub entries: u64,
+    /// Groups.
+    pub groups: u64,
+    /// Consumers.
+    pub consumers: u64,
+    /// Pending entries.
+    pub pending: u64,
+    /// Largest PEL of one group.
+    pub max_group_pending: u64,
+    /// Oldest pending delivery, Unix ms.
+    pub oldest_pending_ms: Option<i64>,
+    /// Its age at snapshot time, seconds.
+    pub oldest_pending_age_seconds: Option<i64>,
+}
+
+/// The streams section.
+#[derive(Debug, Clone, Serialize)]
+pub struct Streams {
+    /// Streams.
+    pub streams: u64,
+    /// Their memory.
+    pub memory: u64,
+    /// Entries.
+    pub entries: u64,
+    /// Groups.
+    pub groups: u64,
+    /// Consumers.
+    pub consumers: u64,
+    /// Pending entries.
+    pub pending: u64,
+    /// Streams with the largest PELs.
+    pub top_pending: Vec<StreamOut>,
+}
+
+/// The anomalies section.
+#[derive(Debug, Clone, Serialize)]
+pub struct Anomalies {
+    /// Values whose contents could not be read.
+    pub count: u64,
+    /// The first ones.
+    pub first: Vec<AnomalyOut>,
+}
+
+/// One anomaly.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnomalyOut {
+    /// File.
+    pub file: String,
+    /// Record offset.
+    pub offset: u64,
+    /// Database.
+    pub db: u64,
+    /// Key.
+    pub key: String,
+    /// What was wrong.
+    pub error: String,
+}
+
+/// Severity of a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing.
+    Info,
+    /// Worth acting on.
+    Warning,
+    /// Act now.
+    Critical,
+}
+
+/// A finding: a rule that fired.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// Rule id.
+    pub id: &'static str,
+    /// Severity.
+    pub severity: Severity,
+    /// One line.
+    pub title: String,
+    /// The numbers behind it.
+    pub evidence: String,
+    /// What to do next.
+    pub next_step: String,
+}
+
+/// Escapes key bytes for display: printable ASCII as is, `\\` doubled, others `\xHH`.
+pub fn escape_key(b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len());
+    for &c in b {
+        match c {
+            b'\\' => s.push_str("\\\\"),
+            0x20..=0x7e => s.push(c as char),
+            _ => s.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    s
+}
+
+fn pct(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        (part as f64 * 10_000.0 / whole as f64).round() / 100.0
+    }
+}
+
+fn row(name: String, r: &RowTotals, total: u64) -> Row {
+    Row {
+        name,
+        keys: r.all.keys,
+        memory: r.all.memory,
+        memory_pct: pct(r.all.memory, total),
+        keys_no_ttl: r.no_ttl.keys,
+        memory_no_ttl: r.no_ttl.memory,
+        keys_expired: r.expired.keys,
+        memory_expired: r.expired.memory,
+        small_strings: r.small_strings.keys,
+        by_type: TYPES
+            .iter()
+            .zip(&r.by_type)
+            .filter(|(_, s)| s.keys > 0)
+            .map(|(t, s)| TypeCount {
+                ty: t.as_str(),
+                keys: s.keys,
+                memory: s.memory,
+            })
+            .collect(),
+    }
+}
+
+fn table(t: CappedTable<RowTotals>, rows: usize, total: u64, empty_name: &str) -> Table {
+    let kept = t.len();
+    let cap = t.cap();
+    let sorted = t.into_sorted(|r| r.all.memory);
+    let mut other = sorted.other;
+    let mut out = Vec::new();
+    for (i, (k, r)) in sorted.rows.into_iter().enumerate() {
+        if i < rows {
+            let name = if k.is_empty() {
+                empty_name.to_string()
+            } else {
+                escape_key(&k)
+            };
+            out.push(row(name, &r, total));
+        } else {
+            crate::capped::RowStats::merge(&mut other, &r);
+        }
+    }
+    Table {
+        rows: out,
+        other: row("(other)".to_string(), &other, total),
+        distinct_rows_kept: kept,
+        cap,
+        folded_by_cap: sorted.folded,
+    }
+}
+
+struct Names<'a> {
+    files: &'a [String],
+    ctime_ms: &'a [Option<i64>],
+}
+
+impl Names<'_> {
+    fn key(&self, r: &KeyRow) -> KeyOut {
+        let ctime = self.ctime_ms.get(r.file as usize).copied().flatten();
+        KeyOut {
+            file: self.files.get(r.file as usize).cloned().unwrap_or_default(),
+            db: r.db,
+            key: escape_key(&r.key),
+            key_truncated: r.key_truncated,
+            ty: r.ty.clone(),
+            encoding: r.encoding.map(|e| e.as_str()),
+            memory: r.memory,
+            elements: r.elements,
+            ttl_seconds: match (r.expire_ms, ctime) {
+                (Some(e), Some(c)) => Some((e - c).div_euclid(1000)),
+                _ => None,
+            },
+            idle_seconds: r.idle,
+            lfu_freq: r.freq,
+            offset: r.offset,
+        }
+    }
+
+    fn keys<M: Ord>(&self, t: TopK<Ranked<M>>) -> Vec<KeyOut> {
+        t.into_sorted_vec()
+            .iter()
+            .map(|r| self.key(&r.row))
+            .collect()
+    }
+}
+
+fn buckets(names: &[&'static str], stats: &[Stats], total: u64) -> Vec<Bucket> {
+    names
+        .iter()
+        .zip(stats)
+        .map(|(n, s)| Bucket {
+            bucket: n,
+            keys: s.keys,
+            memory: s.memory,
+            memory_pct: pct(s.memory, total),
+        })
+        .collect()
+}
+
+fn aux<'a>(fr: &'a FileResult, name: &str) -> Option<&'a str> {
+    fr.inventory.aux_value(name)
+}
+
+fn snapshot(name: &str, fr: &FileResult) -> Snapshot {
+    let h = fr.summary.header;
+    let (server, version) = match (fr.context.valkey_ver(), fr.context.redis_ver()) {
+        (Some(v), _) => (Some("valkey".to_string()), Some(v.to_string())),
+        (None, Some(v)) => (Some("redis".to_string()), Some(v.to_string())),
+        _ => (None, None),
+    };
+    let named = [
+        "redis-ver",
+        "valkey-ver",
+        "ctime",
+        "used-mem",
+        "repl-id",
+        "repl-offset",
+        "repl-stream-db",
+        "aof-base",
+    ];
+    let inv = &fr.inventory;
+    Snapshot {
+        file: name.to_string(),
+        magic: h.map_or_else(String::new, |h| {
+            if h.valkey_magic { "VALKEY" } else { "REDIS" }.to_string()
+        }),
+        rdb_version: h.map(|h| h.version),
+        server,
+        server_version: version,
+        model: fr.model.map(|m| m.line.name().to_string()),
+        allocator: fr
+            .model
+            .map(|m| format!("{:?}", m.allocator).to_lowercase()),
+        ctime: fr.context.ctime_s(),
+        used_mem: aux(fr, "used-mem").and_then(|v| v.trim().parse().ok()),
+        replication: ["repl-id", "repl-offset", "repl-stream-db"]
+            .iter()
+            .filter_map(|k| {
+                aux(fr, k).map(|v| NameValue {
+                    name: k.to_string(),
+                    value: v.to_string(),
+                })
+            })
+            .collect(),
+        aof_base: aux(fr, "aof-base").is_some_and(|v| v.trim() != "0"),
+        functions: inv
+            .functions
+            .iter()
+            .map(|(name, engine)| Library {
+                name: name.clone(),
+                engine: engine.clone(),
+            })
+            .collect(),
+        modules: inv
+            .modules
+            .iter()
+            .map(|(n, c)| ModuleOut {
+                name: n.clone(),
+                values: c.values,
+                aux_records: c.aux,
+            })
+            .collect(),
+        eviction_hint: if fr.aggregate.freq.iter().any(|s| s.keys > 0) {
+            Some("FREQ present: an LFU maxmemory-policy".to_string())
+        } else if fr.aggregate.idle.iter().any(|s| s.keys > 0) {
+            Some("IDLE present: an LRU maxmemory-policy".to_string())
+        } else {
+            None
+        },
+        aux: inv
+            .aux
+            .iter()
+            .filter(|a| !named.contains(&a.key.as_str()))
+            .map(|a| NameValue {
+                name: a.key.clone(),
+                value: a.value.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// Builds the report from analysed files. The files are put in name order first, so the
+/// report does not depend on the order they were given in.
+pub fn build(mut files: Vec<NamedResult>, opts: &ReportOptions) -> Report {
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
+    let ctimes: Vec<Option<i64>> = files
+        .iter()
+        .map(|f| f.result.context.ctime_s().map(|s| s * 1000))
+        .collect();
+    let mut complete = true;
+    let mut file_rows = Vec::new();
+    let mut snapshots = Vec::new();
+    let mut predicted: Option<PredictedOut> = None;
+    let mut used_mem: Option<u64> = None;
+    let mut tables = 0u64;
+    let mut agg: Option<Aggregate> = None;
+    for f in files {
+        let fr = f.result;
+        let mismatch = fr.summary.checksum_mismatch();
+        let ok = fr.damage.is_none() && mismatch.is_none();
+        complete &= ok;
+        let stats = fr
+            .aggregate
+            .by_file
+            .values()
+            .fold(Stats::default(), |mut a, s| {
+                a.merge(s);
+                a
+            });
+        file_rows.push(FileRow {
+            name: f.name.clone(),
+            bytes: f.bytes,
+            keys: stats.keys,
+            memory: stats.memory,
+            memory_pct: 0.0,
+            complete: ok,
+            damage: fr.damage.as_ref().map(|d| DamageOut {
+                offset: d.offset,
+                message: d.message.clone(),
+                unread_bytes: d.unread,
+            }),
+            checksum_mismatch: mismatch
+                .map(|(s, c)| [format!("0x{s:016x}"), format!("0x{c:016x}")]),
+        });
+        let snap = snapshot(&f.name, &fr);
+        if let Some(u) = snap.used_mem {
+            *used_mem.get_or_insert(0) += u;
+        }
+        if let Some(m) = fr.model {
+            let server = LoadingServer {
+                version: ServerVersion::from_aux(fr.context.redis_ver(), fr.context.valkey_ver()),
+                ..LoadingServer::new(m)
+            };
+            let b = fr.aggregate.used.predict(&server);
+            tables += b.keyspace_main + b.keyspace_expires + b.keyspace_volatile + b.databases;
+            let p = PredictedOut::from(&b);
+            match &mut predicted {
+                Some(x) => x.add(&p),
+                None => predicted = Some(p),
+            }
+        }
+        snapshots.push(snap);
+        match &mut agg {
+            Some(a) => a.merge(fr.aggregate),
+            None => agg = Some(fr.aggregate),
+        }
+    }
+    let agg = agg.unwrap_or_else(|| Aggregate::new(Default::default(), 0));
+    let total = agg.totals.all.memory;
+    for r in &mut file_rows {
+        r.memory_pct = pct(r.memory, total);
+    }
+    let names = Names {
+        files: &names,
+        ctime_ms: &ctimes,
+    };
+    let cfg = *agg.config();
+    let share = |name: String, s: &Stats| Share {
+        name,
+        keys: s.keys,
+        memory: s.memory,
+        memory_pct: pct(s.memory, total),
+    };
+    let mut by_db: Vec<(u64, Stats)> = agg
+        .by_db
+        .iter()
+        .map(|(k, r)| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(k.get(..8).unwrap_or(&[0; 8]));
+            (u64::from_be_bytes(b), r.all)
+        })
+        .collect();
+    by_db.sort_by_key(|(db, _)| *db);
+    let mut by_db: Vec<Share> = by_db
+        .iter()
+        .map(|(db, s)| share(format!("db{db}"), s))
+        .collect();
+    if agg.by_db.folded() {
+        by_db.push(share("(other)".to_string(), &agg.by_db.other().all));
+    }
+    let totals = Totals {
+        keys: agg.totals.all.keys,
+        keys_with_ttl: agg.totals.all.keys - agg.totals.no_ttl.keys,
+        keys_expired: agg.totals.expired.keys,
+        keys_estimated: agg.estimated,
+        memory: total,
+        by_db,
+        by_type: TYPES
+            .iter()
+            .zip(&agg.totals.by_type)
+            .map(|(t, s)| share(t.as_str().to_string(), s))
+            .collect(),
+        by_encoding: agg
+            .by_encoding
+            .iter()
+            .map(|((t, e), s)| {
+                let enc = e.map_or("unknown", |e| e.as_str());
+                share(format!("{}/{enc}", TYPES[*t].as_str()), s)
+            })
+            .collect(),
+        by_module: agg
+            .by_module
+            .sorted(|r| r.all.memory)
+            .into_iter()
+            .map(|(k, r)| share(escape_key(k), &r.all))
+            .collect(),
+        filtered: opts.filtered,
+    };
+    let kept = total - agg.dropped_at_load.memory;
+    let accounted = kept + agg.key_overhead + tables + agg.dropped_at_load.memory;
+    let not_in_keys = used_mem.map(|u| u as i64 - accounted as i64);
+    let baseline = predicted
+        .as_ref()
+        .map_or(0, |p| p.startup + p.session + p.functions);
+    let reconciliation = Reconciliation {
+        keys_memory: kept,
+        key_overhead: agg.key_overhead,
+        keyspace_tables: tables,
+        expired_keys_memory: agg.dropped_at_load.memory,
+        predicted,
+        used_mem_at_save: used_mem,
+        not_in_keys,
+        not_in_keys_pct: used_mem.zip(not_in_keys).map(|(u, n)| {
+            if u == 0 {
+                0.0
+            } else {
+                (n as f64 * 10_000.0 / u as f64).round() / 100.0
+            }
+        }),
+        server_baseline: baseline,
+        unexplained: not_in_keys.map(|n| n - baseline as i64),
+        not_in_keys_note: "not in keys: the server's own baseline (startup memory, clients), \
+            client buffers, replication backlog, Lua, modules' own memory; fragmentation is \
+            not part of used-mem"
+            .to_string(),
+    };
+    let prefixes = Prefixes {
+        separators: cfg.separators.bytes().map(char::from).collect(),
+        levels: agg
+            .prefixes
+            .into_iter()
+            .map(|t| table(t, opts.rows, total, "(no separator)"))
+            .collect(),
+    };
+    let patterns = table(agg.patterns, opts.rows, total, "(empty key)");
+    let expiry = Expiry {
+        buckets: buckets(&EXPIRY_BUCKETS, &agg.expiry, total),
+        hash_field_ttls: HashFieldTtls {
+            keys: agg.field_ttls.hashes.keys,
+            fields: agg.field_ttls.fields,
+            memory: agg.field_ttls.hashes.memory,
+        },
+        top_no_ttl: names.keys(agg.top_no_ttl),
+    };
+    let mut by_type = Vec::new();
+    for (t, tops) in TYPES.iter().zip(agg.top_by_type) {
+        if tops.memory.is_empty() {
+            continue;
+        }
+        by_type.push(TypeTop {
+            ty: t.as_str(),
+            by_memory: names.keys(tops.memory),
+            by_elements: names.keys(tops.elements),
+        });
+    }
+    let top_keys = TopKeys {
+        by_memory: names.keys(agg.top_memory),
+        by_elements: names.keys(agg.top_elements),
+        by_type,
+    };
+    let idle = Idle {
+        keys_with_idle: agg.idle.iter().map(|s| s.keys).sum(),
+        keys_with_freq: agg.freq.iter().map(|s| s.keys).sum(),
+        idle_buckets: buckets(&IDLE_BUCKETS, &agg.idle, total),
+        freq_buckets: buckets(&FREQ_BUCKETS, &agg.freq, total),
+        top_idle: names.keys(agg.top_idle),
+        top_lfu: names.keys(agg.top_freq),
+    };
+    let facts = agg.stream_facts;
+    let streams = Streams {
+        streams: agg.streams.streams.keys,
+        memory: agg.streams.streams.memory,
+        entries: agg.streams.entries,
+        groups: agg.streams.groups,
+        consumers: agg.streams.consumers,
+        pending: agg.streams.pending,
+        top_pending: agg
+            .top_streams
+            .into_sorted_vec()
+            .iter()
+            .map(|r| {
+                let f = facts
+                    .get(&(r.row.file, r.row.offset))
+                    .copied()
+                    .unwrap_or_default();
+                let ctime = ctimes.get(r.row.file as usize).copied().flatten();
+                StreamOut {
+                    key: names.key(&r.row),
+                    entries: f.entries,
+                    groups: f.groups,
+                    consumers: f.consumers,
+                    pending: f.pending,
+                    max_group_pending: f.max_group_pending,
+                    oldest_pending_ms: f.oldest_pending_ms,
+                    oldest_pending_age_seconds: f
+                        .oldest_pending_ms
+                        .zip(ctime)
+                        .map(|(o, c)| (c - o).div_euclid(1000)),
+                }
+            })
+            .collect(),
+    };
+    let anomalies = Anomalies {
+        count: agg.anomalies,
+        first: agg
+            .anomaly_list
+            .into_sorted_vec()
+            .into_iter()
+            .map(|std::cmp::Reverse(a)| AnomalyOut {
+                file: names
+                    .files
+                    .get(a.file as usize)
+                    .cloned()
+                    .unwrap_or_default(),
+                offset: a.offset,
+                db: a.db,
+                key: escape_key(&a.key),
+                error: a.error,
+            })
+            .collect(),
+    };
+    let mut report = Report {
+        schema_version: SCHEMA_VERSION,
+        complete,
+        files: file_rows,
+        snapshot: snapshots,
+        totals,
+        reconciliation,
+        prefixes,
+        patterns,
+        expiry,
+        top_keys,
+        idle,
+        streams,
+        anomalies,
+        findings: Vec::new(),
+    };
+    report.findings = crate::findings::evaluate(
+        &report,
+        &agg.big_collections,
+        &agg.big_strings,
+        &cfg.limits,
+        opts,
+    );
+    report
+}

@@ -1,0 +1,444 @@
+//! The terminal summary of `analyze`: fits 100 columns, colour only when asked.
+
+use rdbscope_analysis::report::{Bucket, KeyOut, Report, Row, Severity, Share, Table};
+use std::fmt::Write;
+
+/// Width the summary fits in.
+pub const WIDTH: usize = 100;
+
+/// Human-readable bytes (binary units).
+pub fn bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+fn count(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Cuts `s` to `w` characters, marking the cut with `…`.
+fn fit(s: &str, w: usize) -> String {
+    if s.chars().count() <= w {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(w.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+struct Out {
+    text: String,
+    color: bool,
+}
+
+impl Out {
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+
+    fn heading(&mut self, title: &str) {
+        let h = self.paint("1", title);
+        let _ = writeln!(self.text, "\n{h}");
+    }
+
+    fn line(&mut self, s: &str) {
+        let _ = writeln!(self.text, "{}", fit(s, WIDTH));
+    }
+}
+
+fn shares(o: &mut Out, title: &str, rows: &[Share]) {
+    let rows: Vec<&Share> = rows.iter().filter(|r| r.keys > 0).collect();
+    if rows.is_empty() {
+        return;
+    }
+    o.line(&format!(
+        "  {:<30} {:>14} {:>12} {:>7}",
+        title, "keys", "memory", "%"
+    ));
+    for r in rows {
+        o.line(&format!(
+            "  {:<30} {:>14} {:>12} {:>6.1}%",
+            fit(&r.name, 30),
+            count(r.keys),
+            bytes(r.memory),
+            r.memory_pct
+        ));
+    }
+}
+
+fn table(o: &mut Out, t: &Table, limit: usize) {
+    o.line(&format!(
+        "  {:<44} {:>11} {:>11} {:>6} {:>11} {:>9}",
+        "", "keys", "memory", "%", "no TTL", "expired"
+    ));
+    let row = |o: &mut Out, r: &Row| {
+        o.line(&format!(
+            "  {:<44} {:>11} {:>11} {:>5.1}% {:>11} {:>9}",
+            fit(&r.name, 44),
+            count(r.keys),
+            bytes(r.memory),
+            r.memory_pct,
+            bytes(r.memory_no_ttl),
+            count(r.keys_expired)
+        ));
+    };
+    for r in t.rows.iter().take(limit) {
+        row(o, r);
+    }
+    let mut other = t.other.clone();
+    for r in t.rows.iter().skip(limit) {
+        other.keys += r.keys;
+        other.memory += r.memory;
+        other.memory_pct += r.memory_pct;
+        other.memory_no_ttl += r.memory_no_ttl;
+        other.keys_expired += r.keys_expired;
+    }
+    if other.keys > 0 {
+        row(o, &other);
+    }
+    if t.folded_by_cap {
+        o.line(&format!(
+            "  (more than {} distinct rows: the excess is in (other))",
+            count(t.cap as u64)
+        ));
+    }
+}
+
+fn keys(o: &mut Out, rows: &[KeyOut], limit: usize, metric: &str) {
+    if rows.is_empty() {
+        return;
+    }
+    o.line(&format!(
+        "  {:<46} {:<10} {:<10} {:>11} {:>10} {:>6}",
+        "key", "type", "encoding", metric, "elements", "TTL"
+    ));
+    for k in rows.iter().take(limit) {
+        let ttl = match k.ttl_seconds {
+            Some(t) if t < 0 => "expired".to_string(),
+            Some(t) => short_duration(t as u64),
+            None if k.key.is_empty() => String::new(),
+            None => "-".to_string(),
+        };
+        let name = if k.db == 0 {
+            k.key.clone()
+        } else {
+            format!("db{} {}", k.db, k.key)
+        };
+        let value = match metric {
+            "idle" => k.idle_seconds.map_or_else(String::new, short_duration),
+            "lfu" => k.lfu_freq.map_or_else(String::new, |f| f.to_string()),
+            _ => bytes(k.memory),
+        };
+        o.line(&format!(
+            "  {:<46} {:<10} {:<10} {:>11} {:>10} {:>6}",
+            fit(&name, 46),
+            fit(&k.ty, 10),
+            k.encoding.unwrap_or("?"),
+            value,
+            count(k.elements),
+            ttl
+        ));
+    }
+}
+
+/// Splits text into lines of at most `w` characters at spaces.
+fn wrap(s: &str, w: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    for word in s.split(' ') {
+        if !cur.is_empty() && cur.chars().count() + 1 + word.chars().count() > w {
+            lines.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(word);
+    }
+    if !cur.is_empty() {
+        lines.push(cur);
+    }
+    lines
+}
+
+fn short_duration(s: u64) -> String {
+    match s {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
+fn buckets(o: &mut Out, rows: &[Bucket]) {
+    for b in rows.iter().filter(|b| b.keys > 0) {
+        let bar_len = (b.memory_pct / 100.0 * 30.0).round() as usize;
+        o.line(&format!(
+            "  {:<22} {:>12} {:>11} {:>5.1}% {}",
+            b.bucket,
+            count(b.keys),
+            bytes(b.memory),
+            b.memory_pct,
+            "#".repeat(bar_len.min(30))
+        ));
+    }
+}
+
+/// Renders the summary.
+pub fn summary(r: &Report, top: usize, color: bool) -> String {
+    let mut o = Out {
+        text: String::new(),
+        color,
+    };
+    let title = o.paint("1", "rdbscope analyze");
+    let status = if r.complete {
+        String::new()
+    } else {
+        o.paint(
+            "1;31",
+            "  PARTIAL: an input is damaged, figures cover what was read",
+        )
+    };
+    let _ = writeln!(o.text, "{title}{status}");
+
+    o.heading("Snapshot");
+    for s in &r.snapshot {
+        o.line(&format!(
+            "  {}: {} RDB {} {} {}, model {} ({}), ctime {}",
+            s.file,
+            s.magic,
+            s.rdb_version.map_or_else(|| "?".into(), |v| v.to_string()),
+            s.server.as_deref().unwrap_or("unknown server"),
+            s.server_version.as_deref().unwrap_or(""),
+            s.model.as_deref().unwrap_or("none"),
+            s.allocator.as_deref().unwrap_or("-"),
+            s.ctime.map_or_else(|| "?".into(), |c| c.to_string()),
+        ));
+        let mut extra = Vec::new();
+        if let Some(u) = s.used_mem {
+            extra.push(format!("used-mem {}", bytes(u)));
+        }
+        if s.aof_base {
+            extra.push("aof-base".to_string());
+        }
+        if !s.functions.is_empty() {
+            let names: Vec<&str> = s.functions.iter().map(|f| f.name.as_str()).collect();
+            extra.push(format!("functions {}", names.join(",")));
+        }
+        if !s.modules.is_empty() {
+            let m: Vec<String> = s
+                .modules
+                .iter()
+                .map(|m| format!("{}×{}", m.name, m.values))
+                .collect();
+            extra.push(format!("modules {}", m.join(",")));
+        }
+        if let Some(h) = &s.eviction_hint {
+            extra.push(h.clone());
+        }
+        if !extra.is_empty() {
+            o.line(&format!("    {}", extra.join("; ")));
+        }
+    }
+    if r.files.len() > 1 {
+        o.heading("Files");
+        for f in &r.files {
+            o.line(&format!(
+                "  {:<50} {:>12} {:>11} {:>5.1}%{}",
+                fit(&f.name, 50),
+                count(f.keys),
+                bytes(f.memory),
+                f.memory_pct,
+                if f.complete { "" } else { "  DAMAGED" }
+            ));
+        }
+    }
+
+    let t = &r.totals;
+    o.heading("Totals");
+    o.line(&format!(
+        "  {} keys, {} with TTL, {} already expired; estimated memory {}{}",
+        count(t.keys),
+        count(t.keys_with_ttl),
+        count(t.keys_expired),
+        bytes(t.memory),
+        if t.filtered { " (filtered)" } else { "" }
+    ));
+    if t.keys_estimated < t.keys {
+        o.line(&format!(
+            "  {} keys could not be sized (unknown writer: pass --model)",
+            count(t.keys - t.keys_estimated)
+        ));
+    }
+    shares(&mut o, "by type", &t.by_type);
+    shares(&mut o, "by encoding", &t.by_encoding);
+    if t.by_db.len() > 1 {
+        shares(&mut o, "by database", &t.by_db);
+    }
+
+    let c = &r.reconciliation;
+    o.heading("Reconciliation");
+    o.line(&format!(
+        "  keys {} + expires entries {} + keyspace tables {} + expired keys {}",
+        bytes(c.keys_memory),
+        bytes(c.key_overhead),
+        bytes(c.keyspace_tables),
+        bytes(c.expired_keys_memory)
+    ));
+    let signed = |n: i64| {
+        if n < 0 {
+            format!("-{}", bytes(n.unsigned_abs()))
+        } else {
+            bytes(n as u64)
+        }
+    };
+    match (c.used_mem_at_save, c.not_in_keys, c.not_in_keys_pct) {
+        (Some(u), Some(n), Some(p)) => {
+            o.line(&format!(
+                "  used-mem at save {}: not in keys {} ({p:.1}%)",
+                bytes(u),
+                signed(n)
+            ));
+            o.line(&format!(
+                "    idle-server baseline {}, the rest {} (clients, backlog, Lua, modules)",
+                bytes(c.server_baseline),
+                signed(c.unexplained.unwrap_or(0))
+            ));
+        }
+        _ => o.line("  the file records no used-mem"),
+    }
+    if let Some(p) = &c.predicted {
+        o.line(&format!(
+            "  a server loading it: used_memory ≈ {} (startup {}, keys {}, tables {})",
+            bytes(p.used_memory),
+            bytes(p.startup),
+            bytes(p.dataset),
+            bytes(p.keyspace_main + p.keyspace_expires)
+        ));
+    }
+
+    o.heading("Key patterns");
+    table(&mut o, &r.patterns, top);
+    if let Some(level) = r.prefixes.levels.first() {
+        o.heading(&format!(
+            "Prefixes (level 1, separators {:?})",
+            r.prefixes.separators
+        ));
+        table(&mut o, level, top);
+    }
+
+    o.heading("Expiry (from the snapshot time)");
+    buckets(&mut o, &r.expiry.buckets);
+    let h = &r.expiry.hash_field_ttls;
+    if h.keys > 0 {
+        o.line(&format!(
+            "  hash fields with TTL: {} fields in {} hashes ({})",
+            count(h.fields),
+            count(h.keys),
+            bytes(h.memory)
+        ));
+    }
+    if !r.expiry.top_no_ttl.is_empty() {
+        o.line("  biggest keys without TTL:");
+        keys(&mut o, &r.expiry.top_no_ttl, top.min(5), "memory");
+    }
+
+    o.heading("Top keys by memory");
+    keys(&mut o, &r.top_keys.by_memory, top, "memory");
+    o.heading("Top keys by elements");
+    keys(&mut o, &r.top_keys.by_elements, top.min(5), "memory");
+
+    let i = &r.idle;
+    if i.keys_with_idle > 0 || i.keys_with_freq > 0 {
+        o.heading("Idle and frequency");
+        if i.keys_with_idle > 0 {
+            o.line("  idle time (LRU):");
+            buckets(&mut o, &i.idle_buckets);
+            keys(&mut o, &i.top_idle, top.min(5), "idle");
+        }
+        if i.keys_with_freq > 0 {
+            o.line("  LFU counter:");
+            buckets(&mut o, &i.freq_buckets);
+            keys(&mut o, &i.top_lfu, top.min(5), "lfu");
+        }
+    }
+
+    let s = &r.streams;
+    if s.streams > 0 {
+        o.heading("Streams");
+        o.line(&format!(
+            "  {} streams ({}), {} entries, {} groups, {} consumers, {} pending",
+            count(s.streams),
+            bytes(s.memory),
+            count(s.entries),
+            count(s.groups),
+            count(s.consumers),
+            count(s.pending)
+        ));
+        for st in s
+            .top_pending
+            .iter()
+            .take(top.min(5))
+            .filter(|x| x.pending > 0)
+        {
+            o.line(&format!(
+                "  {:<46} pending {:>10} groups {:>4} oldest {}",
+                fit(&st.key.key, 46),
+                count(st.pending),
+                st.groups,
+                st.oldest_pending_age_seconds
+                    .map_or_else(|| "-".into(), |a| short_duration(a.max(0) as u64))
+            ));
+        }
+    }
+
+    if r.anomalies.count > 0 {
+        o.heading("Anomalies");
+        for a in r.anomalies.first.iter().take(5) {
+            o.line(&format!("  offset {} {}: {}", a.offset, a.key, a.error));
+        }
+    }
+
+    o.heading("Findings");
+    if r.findings.is_empty() {
+        o.line("  none");
+    }
+    for f in &r.findings {
+        let sev = match f.severity {
+            Severity::Critical => o.paint("1;31", "CRITICAL"),
+            Severity::Warning => o.paint("33", "WARNING "),
+            Severity::Info => o.paint("36", "INFO    "),
+        };
+        let _ = writeln!(o.text, "  {sev} {}", fit(&f.title, WIDTH - 12));
+        for l in wrap(&f.evidence, WIDTH - 11) {
+            o.line(&format!("           {l}"));
+        }
+        for (n, l) in wrap(&f.next_step, WIDTH - 13).iter().enumerate() {
+            let lead = if n == 0 { "→ " } else { "  " };
+            o.line(&format!("           {lead}{l}"));
+        }
+    }
+    o.text
+}
