@@ -246,6 +246,9 @@ pub struct KeyRow {
     pub freq: Option<u8>,
 }
 
+/// Databases kept apart (a server has 16 by default; a hostile file may name millions).
+pub const DB_ROWS: usize = 4096;
+
 /// Key bytes kept per top-list row: a hostile multi-megabyte key name is not copied whole.
 pub const KEY_BYTES_KEPT: usize = 1024;
 
@@ -442,7 +445,7 @@ impl Aggregate {
             estimated: 0,
             key_overhead: 0,
             by_file: BTreeMap::new(),
-            by_db: CappedTable::new(config.row_cap),
+            by_db: CappedTable::new(DB_ROWS),
             by_encoding: BTreeMap::new(),
             by_module: CappedTable::new(256),
             prefixes: (0..config.depth)

@@ -17,6 +17,7 @@ use crate::used_memory::UsedMemory;
 use rayon::iter::{ParallelBridge, ParallelIterator};
 use rdbscope_parser::{Error, Header, KeyRecord, Record, Records};
 use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 /// Receives progress: bytes of the input read so far (monotonic per file).
 pub trait Progress: Sync {
@@ -30,6 +31,59 @@ pub struct NoProgress;
 
 impl Progress for NoProgress {
     fn advance(&self, _bytes: u64) {}
+}
+
+/// Told which ranges of a mapped input are not needed for now, so their pages can leave
+/// the process's resident set (`MADV_DONTNEED` on a read-only mapping: a later access
+/// reads the page again from the file). Keeps resident memory bounded on big dumps.
+pub trait Release: Sync {
+    /// Bytes `from..to` of the input will probably not be read soon.
+    fn release(&self, from: u64, to: u64);
+}
+
+/// Releases nothing (inputs held in ordinary memory).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoRelease;
+
+impl Release for NoRelease {
+    fn release(&self, _from: u64, _to: u64) {}
+}
+
+/// Bytes kept behind the parse before they are released (workers may still be reading
+/// batches framed that far back).
+const RELEASE_LAG: u64 = 64 << 20;
+
+/// Bytes the checksum reads at a time.
+const CRC_CHUNK: usize = 16 << 20;
+
+/// Where the parse has got to and what it has released.
+struct Released<'r> {
+    release: &'r dyn Release,
+    parse: AtomicU64,
+    done: AtomicU64,
+}
+
+impl Released<'_> {
+    /// The parse reached `pos`: release what lies far enough behind it.
+    fn parse_at(&self, pos: u64) {
+        self.parse.store(pos, AtomicOrdering::Relaxed);
+        let upto = pos.saturating_sub(RELEASE_LAG);
+        let done = self.done.load(AtomicOrdering::Relaxed);
+        if upto >= done + RELEASE_LAG / 4 {
+            self.done.store(upto, AtomicOrdering::Relaxed);
+            self.release.release(done, upto);
+        }
+    }
+
+    /// The checksum read `from..to`: release it unless the parse is reading there (pages
+    /// ahead of the parse are faulted in again when it gets there; those behind it are the
+    /// parse's to release).
+    fn crc_read(&self, from: u64, to: u64) {
+        let parse = self.parse.load(AtomicOrdering::Relaxed);
+        if parse < from || parse > to.saturating_add(RELEASE_LAG) {
+            self.release.release(from, to);
+        }
+    }
 }
 
 /// Everything a file is analysed with.
@@ -93,6 +147,7 @@ struct Framer<'a, 'j> {
     eof: Option<EofInfo>,
     sequential: bool,
     reported: u64,
+    released: &'j Released<'j>,
 }
 
 impl<'a> Iterator for Framer<'a, '_> {
@@ -148,6 +203,7 @@ impl<'a> Iterator for Framer<'a, '_> {
         let pos = self.recs.offset();
         self.job.progress.advance(pos.saturating_sub(self.reported));
         self.reported = pos;
+        self.released.parse_at(pos);
         let scope = self.scope?;
         (!batch.is_empty()).then_some((scope, batch))
     }
@@ -173,22 +229,38 @@ fn add(
     agg.add_key_filtered(scope, k, filter, w);
 }
 
-/// Analyses an in-memory (mapped) file with the current rayon pool.
-pub fn analyze_slice(data: &[u8], file: u32, job: &Job<'_>) -> FileResult {
+/// Analyses an in-memory (mapped) file with the current rayon pool; `release` hears which
+/// prefix of `data` is done with.
+pub fn analyze_slice(data: &[u8], file: u32, job: &Job<'_>, release: &dyn Release) -> FileResult {
     let recs = match Records::new(data) {
         Ok(r) => r,
         Err(e) => return failed(file, job, e, data.len() as u64),
     };
     let header = recs.header();
+    let released = Released {
+        release,
+        parse: AtomicU64::new(0),
+        done: AtomicU64::new(0),
+    };
     // The CRC runs beside the parse over the bytes a well-formed file checksums (all but
     // the 8-byte trailer); re-done below if the EOF opcode turns out elsewhere.
     let crc_len = data.len().saturating_sub(8);
     let (crc, framed) = rayon::join(
         || {
-            job.checksum
-                .then(|| rdbscope_parser::checksum::crc64(data.get(..crc_len).unwrap_or(&[])))
+            job.checksum.then(|| {
+                let mut c = rdbscope_parser::checksum::Crc64::new();
+                let body = data.get(..crc_len).unwrap_or(&[]);
+                let mut done = 0u64;
+                for chunk in body.chunks(CRC_CHUNK) {
+                    c.update(chunk);
+                    let end = done + chunk.len() as u64;
+                    released.crc_read(done, end);
+                    done = end;
+                }
+                c.finish()
+            })
         },
-        || parallel_pass(recs, header, file, job),
+        || parallel_pass(recs, header, file, job, &released),
     );
     let Some(mut fr) = framed else {
         // Dragonfly containers: the sequential driver expands them.
@@ -229,6 +301,7 @@ fn parallel_pass<'a>(
     header: Header,
     file: u32,
     job: &Job<'_>,
+    released: &Released<'_>,
 ) -> Option<(FileResult, Option<EofInfo>)> {
     let mut framer = Framer {
         recs,
@@ -242,6 +315,7 @@ fn parallel_pass<'a>(
         eof: None,
         sequential: false,
         reported: 0,
+        released,
     };
     let config = job.config;
     let filter = job.filter;

@@ -217,7 +217,9 @@ pub fn run(args: &Args) -> Result<Exit> {
                 let id = u32::try_from(i).unwrap_or(u32::MAX);
                 let name = inp.name.clone();
                 let (bytes, result) = match inp.source {
-                    input::Source::Whole(b) => (Some(b.len() as u64), analyze_slice(&b, id, &job)),
+                    input::Source::Whole(b) => {
+                        (Some(b.len() as u64), analyze_slice(&b, id, &job, &b))
+                    }
                     input::Source::Stream(r) => (None, analyze_reader(r, id, &job)),
                 };
                 NamedResult {

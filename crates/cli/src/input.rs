@@ -23,6 +23,27 @@ pub enum Bytes {
     Owned(Vec<u8>),
 }
 
+impl rdbscope_analysis::pipeline::Release for Bytes {
+    /// Drops the resident pages of bytes `from..to` of a mapped file (whole pages only).
+    #[allow(unsafe_code)]
+    fn release(&self, from: u64, to: u64) {
+        let Bytes::Mapped(m) = self else { return };
+        let page = 4096usize;
+        let start = usize::try_from(from).unwrap_or(usize::MAX).div_ceil(page) * page;
+        let end = usize::try_from(to).unwrap_or(usize::MAX).min(m.len()) / page * page;
+        if end <= start {
+            return;
+        }
+        // SAFETY: the map is read-only and private and never written, so MADV_DONTNEED
+        // only drops this process's page-table entries: a later read of these bytes faults
+        // the same file contents back in. No reference into the map is invalidated.
+        #[cfg(unix)]
+        let _ = unsafe {
+            m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
+        };
+    }
+}
+
 impl std::ops::Deref for Bytes {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
