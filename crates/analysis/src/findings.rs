@@ -212,16 +212,18 @@ pub fn evaluate(
         .filter(|d| d.name != "db0")
         .map(|d| d.keys)
         .sum();
+    // Valkey marks a cluster keyspace with `slot-info` AUX fields, Redis with SLOT_INFO
+    // opcodes.
     let clusterish = r
         .snapshot
         .iter()
-        .any(|s| s.aux.iter().any(|a| a.name == "slot-info"));
+        .any(|s| s.slot_info_records > 0 || s.aux.iter().any(|a| a.name == "slot-info"));
     if other_dbs > 0 && clusterish {
         push(
             "cluster-nonzero-db",
             Severity::Warning,
             format!("{other_dbs} keys are in databases other than 0 of a cluster-style keyspace"),
-            "the file carries slot information".to_string(),
+            "the file carries slot information (SLOT_INFO records or slot-info AUX)".to_string(),
             "Redis Cluster only serves db 0: these keys cannot be reached through a cluster client",
         );
     }

@@ -178,6 +178,8 @@ pub struct Snapshot {
     pub modules: Vec<ModuleOut>,
     /// `IDLE` (LRU policy) or `FREQ` (LFU policy) present.
     pub eviction_hint: Option<String>,
+    /// `SLOT_INFO` records (Redis 7.4+ writes one per slot in cluster mode).
+    pub slot_info_records: u64,
     /// Other AUX fields.
     pub aux: Vec<NameValue>,
 }
@@ -517,7 +519,7 @@ pub struct StreamOut {
     pub max_group_pending: u64,
     /// Oldest pending delivery, Unix ms.
     pub oldest_pending_ms: Option<i64>,
-    /// Its age at snapshot time, seconds.
+    /// Its age at snapshot time, seconds (never negative).
     pub oldest_pending_age_seconds: Option<i64>,
 }
 
@@ -781,6 +783,7 @@ fn snapshot(name: &str, fr: &FileResult) -> Snapshot {
         } else {
             None
         },
+        slot_info_records: inv.slot_infos,
         aux: inv
             .aux
             .iter()
@@ -1020,7 +1023,9 @@ pub fn build(mut files: Vec<NamedResult>, opts: &ReportOptions) -> Report {
                     oldest_pending_age_seconds: f
                         .oldest_pending_ms
                         .zip(ctime)
-                        .map(|(o, c)| (c - o).div_euclid(1000)),
+                        // `ctime` has one-second resolution: a delivery later in the same
+                        // second would otherwise read as a negative age.
+                        .map(|(o, c)| (c - o).div_euclid(1000).max(0)),
                 }
             })
             .collect(),

@@ -242,7 +242,7 @@ fn opt<T: ToString>(v: Option<T>) -> String {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.ffffff` (UTC) as redis-rdb-tools prints expiries.
-fn iso_utc(ms: i64) -> String {
+pub(crate) fn iso_utc(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let micros = ms.rem_euclid(1000) * 1000;
     let days = secs.div_euclid(86_400);

@@ -48,6 +48,9 @@ fn fit(s: &str, w: usize) -> String {
 struct Out {
     text: String,
     color: bool,
+    /// With several files, their names: key lists give the number of the file (`[2]`) a
+    /// key is in, numbered as in the Files table (a path could fill the key column).
+    files: Vec<String>,
 }
 
 impl Out {
@@ -142,11 +145,7 @@ fn keys(o: &mut Out, rows: &[KeyOut], limit: usize, metric: &str) {
             None if k.key.is_empty() => String::new(),
             None => "-".to_string(),
         };
-        let name = if k.db == 0 {
-            k.key.clone()
-        } else {
-            format!("db{} {}", k.db, k.key)
-        };
+        let name = display_name(k, &o.files);
         let value = match metric {
             "idle" => k.idle_seconds.map_or_else(String::new, short_duration),
             "lfu" => k.lfu_freq.map_or_else(String::new, |f| f.to_string()),
@@ -161,6 +160,20 @@ fn keys(o: &mut Out, rows: &[KeyOut], limit: usize, metric: &str) {
             count(k.elements),
             ttl
         ));
+    }
+}
+
+/// A key as the lists print it: `db<N> ` when not in db 0, `[<file number>] ` when there
+/// are several files.
+fn display_name(k: &KeyOut, files: &[String]) -> String {
+    let name = if k.db == 0 {
+        k.key.clone()
+    } else {
+        format!("db{} {}", k.db, k.key)
+    };
+    match files.iter().position(|f| *f == k.file) {
+        Some(i) => format!("[{}] {name}", i + 1),
+        None => name,
     }
 }
 
@@ -211,6 +224,11 @@ pub fn summary(r: &Report, top: usize, color: bool) -> String {
     let mut o = Out {
         text: String::new(),
         color,
+        files: if r.files.len() > 1 {
+            r.files.iter().map(|f| f.name.clone()).collect()
+        } else {
+            Vec::new()
+        },
     };
     let title = o.paint("1", "rdbscope analyze");
     let status = if r.complete {
@@ -234,7 +252,13 @@ pub fn summary(r: &Report, top: usize, color: bool) -> String {
             s.server_version.as_deref().unwrap_or(""),
             s.model.as_deref().unwrap_or("none"),
             s.allocator.as_deref().unwrap_or("-"),
-            s.ctime.map_or_else(|| "?".into(), |c| c.to_string()),
+            s.ctime.map_or_else(
+                || "?".into(),
+                |c| {
+                    let t = crate::keys::iso_utc(c.saturating_mul(1000));
+                    format!("{}Z", t.get(..19).unwrap_or(&t))
+                }
+            ),
         ));
         let mut extra = Vec::new();
         if let Some(u) = s.used_mem {
@@ -264,10 +288,14 @@ pub fn summary(r: &Report, top: usize, color: bool) -> String {
     }
     if r.files.len() > 1 {
         o.heading("Files");
-        for f in &r.files {
+        o.line(&format!(
+            "  {:<50} {:>12} {:>11} {:>6}",
+            "", "keys", "memory", "%"
+        ));
+        for (i, f) in r.files.iter().enumerate() {
             o.line(&format!(
                 "  {:<50} {:>12} {:>11} {:>5.1}%{}",
-                fit(&f.name, 50),
+                fit(&format!("[{}] {}", i + 1, f.name), 50),
                 count(f.keys),
                 bytes(f.memory),
                 f.memory_pct,
@@ -405,7 +433,7 @@ pub fn summary(r: &Report, top: usize, color: bool) -> String {
         {
             o.line(&format!(
                 "  {:<46} pending {:>10} groups {:>4} oldest {}",
-                fit(&st.key.key, 46),
+                fit(&display_name(&st.key, &o.files), 46),
                 count(st.pending),
                 st.groups,
                 st.oldest_pending_age_seconds
