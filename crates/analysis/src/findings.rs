@@ -78,7 +78,7 @@ pub fn evaluate(
                 } else {
                     Severity::Warning
                 },
-                format!("key {:?} (db{}) holds {:.1}% of key memory", k.key, k.db, share),
+                format!("key `{}` (db{}) holds {:.1}% of key memory", k.key, k.db, share),
                 format!(
                     "{} {} with {} elements, {}",
                     k.ty,
@@ -97,7 +97,10 @@ pub fn evaluate(
         } else {
             p.memory as f64 * 100.0 / total as f64
         };
-        if share > t.no_ttl_pattern_pct && p.memory_no_ttl * 10 > p.memory * 9 {
+        if share > t.no_ttl_pattern_pct
+            && p.keys_no_ttl >= t.no_ttl_pattern_min_keys
+            && p.memory_no_ttl * 10 > p.memory * 9
+        {
             push(
                 "pattern-without-ttl",
                 Severity::Warning,
@@ -133,7 +136,7 @@ pub fn evaluate(
             push(
                 "stream-pel",
                 Severity::Warning,
-                format!("stream {:?} has {} unacknowledged entries", s.key.key, s.pending),
+                format!("stream `{}` has {} unacknowledged entries", s.key.key, s.pending),
                 format!(
                     "{} groups, {} consumers, largest group PEL {}{age}",
                     s.groups, s.consumers, s.max_group_pending
@@ -188,7 +191,10 @@ pub fn evaluate(
         } else {
             n as f64 * 100.0 / u as f64
         };
-        if pct > t.not_in_keys_pct && !r.totals.filtered {
+        // Only meaningful when every key of every file was read and every file has used-mem.
+        let whole =
+            r.complete && !r.totals.filtered && r.snapshot.iter().all(|s| s.used_mem.is_some());
+        if pct > t.not_in_keys_pct && whole {
             push(
                 "memory-not-in-keys",
                 Severity::Warning,
@@ -238,6 +244,28 @@ pub fn evaluate(
                 .first()
                 .map_or_else(String::new, |a| format!("first at offset {}: {}", a.offset, a.error)),
             "their memory is not counted; the rest of the file was read: check the dump's integrity",
+        );
+    }
+
+    let folded: Vec<String> = std::iter::once(("patterns", &r.patterns))
+        .chain(r.prefixes.levels.iter().map(|l| ("prefixes", l)))
+        .enumerate()
+        .filter(|(_, (_, t))| t.folded_by_cap)
+        .map(|(i, (name, t))| {
+            if i == 0 {
+                format!("{name} (cap {})", t.cap)
+            } else {
+                format!("{name} level {i} (cap {})", t.cap)
+            }
+        })
+        .collect();
+    if !folded.is_empty() {
+        push(
+            "rows-folded",
+            Severity::Info,
+            "more distinct rows than the cap: the biggest may be inside (other)".to_string(),
+            folded.join(", "),
+            "rows past the cap are a deterministic sample, not the biggest: rerun with a larger --row-cap (memory grows with it) or a smaller --depth",
         );
     }
 

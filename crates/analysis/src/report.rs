@@ -25,6 +25,8 @@ pub struct FindingThresholds {
     pub big_key_min_bytes: u64,
     /// A pattern over this share of memory (percent) with no TTL on most of it.
     pub no_ttl_pattern_pct: f64,
+    /// ... and at least this many keys without TTL.
+    pub no_ttl_pattern_min_keys: u64,
     /// Already-expired keys holding more than this many bytes.
     pub expired_bytes: u64,
     /// A stream with more pending entries than this.
@@ -42,6 +44,7 @@ impl Default for FindingThresholds {
             big_key_bytes: 100 << 20,
             big_key_min_bytes: 1 << 20,
             no_ttl_pattern_pct: 50.0,
+            no_ttl_pattern_min_keys: 100,
             expired_bytes: 1 << 20,
             stream_pending: 10_000,
             small_strings: 10_000,

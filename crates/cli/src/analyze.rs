@@ -50,7 +50,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     color: ColorArg,
     /// A finding threshold, `name=value` (repeatable): big-key-pct, big-key-min-bytes, big-key-bytes,
-    /// no-ttl-pattern-pct, expired-bytes, stream-pending, small-strings, not-in-keys-pct,
+    /// no-ttl-pattern-pct, no-ttl-pattern-min-keys, expired-bytes, stream-pending, small-strings, not-in-keys-pct,
     /// big-collection-elements, big-string-bytes, small-string-memory.
     #[arg(long = "threshold", value_name = "NAME=VALUE")]
     thresholds: Vec<String>,
@@ -98,6 +98,7 @@ fn set_threshold(
         "big-key-bytes" => t.big_key_bytes = int()?,
         "big-key-min-bytes" => t.big_key_min_bytes = int()?,
         "no-ttl-pattern-pct" => t.no_ttl_pattern_pct = float()?,
+        "no-ttl-pattern-min-keys" => t.no_ttl_pattern_min_keys = int()?,
         "expired-bytes" => t.expired_bytes = int()?,
         "stream-pending" => t.stream_pending = int()?,
         "small-strings" => t.small_strings = int()?,

@@ -342,18 +342,27 @@ pub fn summary(r: &Report, top: usize, color: bool) -> String {
             bytes(n as u64)
         }
     };
-    match (c.used_mem_at_save, c.not_in_keys, c.not_in_keys_pct) {
-        (Some(u), Some(n), Some(p)) => {
+    match (c.used_mem_at_save, c.unexplained) {
+        _ if r.totals.filtered => o.line("  (filtered: the keys shown are not the whole used-mem)"),
+        (Some(u), Some(rest)) => {
+            let share = if u == 0 {
+                0.0
+            } else {
+                rest as f64 * 100.0 / u as f64
+            };
             o.line(&format!(
-                "  used-mem at save {}: not in keys {} ({p:.1}%)",
+                "  used-mem at save {}: keys and keyspace {}, idle-server baseline {},",
                 bytes(u),
-                signed(n)
+                bytes(c.keys_memory + c.key_overhead + c.keyspace_tables + c.expired_keys_memory),
+                bytes(c.server_baseline)
             ));
             o.line(&format!(
-                "    idle-server baseline {}, the rest {} (clients, backlog, Lua, modules)",
-                bytes(c.server_baseline),
-                signed(c.unexplained.unwrap_or(0))
+                "    the rest {} ({share:.1}%): client buffers, replication backlog, Lua, modules",
+                signed(rest)
             ));
+            if !r.complete {
+                o.line("    (partial report: keys after the damage are missing from this sum)");
+            }
         }
         _ => o.line("  the file records no used-mem"),
     }

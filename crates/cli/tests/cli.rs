@@ -951,6 +951,9 @@ fn analyze_row_cap_folds_and_says_so() {
         String::from_utf8(analyze(&["--row-cap", "2", "--color", "never", "mixed.rdb"]).stdout)
             .unwrap();
     assert!(summary.contains("(more than 2 distinct rows"), "{summary}");
+    // ... and a finding says the biggest rows may be in (other).
+    assert!(!finding_ids(&r).contains("rows-folded"));
+    assert!(finding_ids(&capped).contains("rows-folded"));
 }
 
 #[test]
@@ -1258,13 +1261,19 @@ fn analyze_each_threshold_changes_the_findings() {
     assert!(base.is_empty(), "{base:?}");
     assert!(arr(&r["findings"]).is_empty());
     // (file, thresholds, finding that must appear)
-    let cases: [(&str, &[&str], &str); 10] = [
+    let cases: [(&str, &[&str], &str); 11] = [
         // leaderboard:monthly is 19.9% of key memory but under 1 MiB.
         ("mixed.rdb", &["big-key-min-bytes=0"], "big-key"),
         ("mixed.rdb", &["big-key-bytes=10000"], "big-key"),
         (
             "mixed.rdb",
-            &["no-ttl-pattern-pct=15"],
+            &["no-ttl-pattern-pct=15", "no-ttl-pattern-min-keys=1"],
+            "pattern-without-ttl",
+        ),
+        // The smallest pattern without TTL over 15% has 60 keys: under the default 100.
+        (
+            "mixed.rdb",
+            &["no-ttl-pattern-pct=14", "no-ttl-pattern-min-keys=60"],
             "pattern-without-ttl",
         ),
         ("expiry.rdb", &["expired-bytes=0"], "expired-keys"),
