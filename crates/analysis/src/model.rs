@@ -507,12 +507,36 @@ fn dict_buckets(n: u64) -> u64 {
 
 /// `string2ll` semantics: canonical decimal that fits an i64 (no leading zeros or '+').
 fn canonical_int(b: &[u8]) -> Option<i64> {
-    if b.is_empty() || b.len() > 20 {
-        return None;
+    // `string2ll`: an optional '-', then digits without leading zeros ("0" alone is fine,
+    // "-0" is not), within i64. Hand-rolled: this runs on every short string and element.
+    let (neg, digits) = match b {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, b),
+    };
+    match digits {
+        [] => return None,
+        [b'0'] if !neg => return Some(0),
+        [b'0', ..] => return None,
+        _ if digits.len() > 19 => return None,
+        _ => {}
     }
-    let s = std::str::from_utf8(b).ok()?;
-    let v: i64 = s.parse().ok()?;
-    (v.to_string() == s).then_some(v)
+    let mut v: u64 = 0;
+    for &c in digits {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(d))?;
+    }
+    if neg {
+        if v <= i64::MAX as u64 + 1 {
+            Some((v as i64).wrapping_neg())
+        } else {
+            None
+        }
+    } else {
+        i64::try_from(v).ok()
+    }
 }
 
 /// Size of a listpack integer entry with its back-length (`lpEncodeIntegerGetType`).
@@ -712,18 +736,71 @@ fn lp_score_size(score: f64) -> u64 {
     if score.is_finite() && score == score.trunc() && score.abs() < 1e17 {
         return lp_int_size(score as i64);
     }
-    let s = if score.is_nan() {
-        "nan".to_string()
+    let len = if score.is_nan() {
+        3
     } else if score.is_infinite() {
         if score > 0.0 {
-            "inf".into()
+            3
         } else {
-            "-inf".into()
+            4
         }
     } else {
-        format_g17(score)
+        g17_len(score)
     };
-    lp_entry_size(Scalar::Bytes(s.as_bytes()))
+    // Never an integer (non-integral, or in exponent form): a string entry.
+    let enc = if len < 64 { 1 + len } else { 2 + len };
+    enc + lp_backlen(enc)
+}
+
+/// A formatting buffer on the stack (`%.17g` of a double is at most 24 bytes; fixed
+/// notation with the digits we ask for stays under 64).
+struct StackText {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl std::fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        self.buf
+            .get_mut(self.len..end)
+            .ok_or(std::fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// The length of `%.17g` of a finite non-zero double, without allocating.
+fn g17_len(v: f64) -> u64 {
+    use std::fmt::Write;
+    let exp = v.abs().log10().floor() as i32;
+    let mut t = StackText {
+        buf: [0; 64],
+        len: 0,
+    };
+    if (-5..17).contains(&exp) {
+        let decimals = (16 - exp).max(0) as usize;
+        if write!(t, "{v:.decimals$}").is_err() {
+            return format_g17(v).len() as u64;
+        }
+        let text = &t.buf[..t.len];
+        let trimmed = if text.contains(&b'.') {
+            let mut n = text.len();
+            while n > 0 && text[n - 1] == b'0' {
+                n -= 1;
+            }
+            if n > 0 && text[n - 1] == b'.' {
+                n -= 1;
+            }
+            n
+        } else {
+            text.len()
+        };
+        trimmed as u64
+    } else {
+        format_g17(v).len() as u64
+    }
 }
 
 /// `%.17g`.
@@ -1610,16 +1687,12 @@ impl Model {
                 })
             }
             DataType::Zset => {
-                let (mut n, mut largest, mut lp, mut sds_sum) = (0u64, 0u64, 7u64, 0u64);
+                let (mut n, mut largest, mut sds_sum) = (0u64, 0u64, 0u64);
                 let mut embedded_sum = 0f64;
-                let mut zl = Ziplist::default();
                 k.value.for_each_element(scratch, |e| {
-                    if let Element::Scored(s, score) = e {
+                    if let Element::Scored(s, _) = e {
                         n += 1;
                         largest = largest.max(s.len());
-                        lp += lp_entry_size(s) + lp_score_size(score);
-                        zl.push(s);
-                        zl.push(Scalar::Bytes(score_text(score).as_bytes()));
                         sds_sum += self.sds_alloc(s.len());
                         if self.line == ServerLine::Redis86 {
                             embedded_sum +=
@@ -1627,21 +1700,30 @@ impl Model {
                         }
                     }
                 })?;
-                if self.line == ServerLine::Redis62
-                    && n <= t.zset_entries
-                    && largest <= t.zset_value
-                {
-                    return Ok(KeyEstimate {
-                        memory: 16 + zl.bytes(),
-                        encoding: Encoding::Ziplist,
-                        elements: n,
-                        largest_element: largest,
-                    });
-                }
                 if n <= t.zset_entries && largest <= t.zset_value {
+                    // Small enough for a listpack (a ziplist on 6.2): a second pass sizes
+                    // the scores as `zzlInsertAt` writes them (only here: formatting
+                    // doubles is the costly part of a big sorted set).
+                    let (mut lp, mut zl) = (7u64, Ziplist::default());
+                    let redis62 = self.line == ServerLine::Redis62;
+                    k.value.for_each_element(scratch, |e| {
+                        if let Element::Scored(s, score) = e {
+                            if redis62 {
+                                zl.push(s);
+                                zl.push(Scalar::Bytes(score_text(score).as_bytes()));
+                            } else {
+                                lp += lp_entry_size(s) + lp_score_size(score);
+                            }
+                        }
+                    })?;
+                    let (memory, encoding) = if redis62 {
+                        (16 + zl.bytes(), Encoding::Ziplist)
+                    } else {
+                        (16 + self.blob(lp), Encoding::Listpack)
+                    };
                     return Ok(KeyEstimate {
-                        memory: 16 + self.blob(lp),
-                        encoding: Encoding::Listpack,
+                        memory,
+                        encoding,
                         elements: n,
                         largest_element: largest,
                     });
@@ -2087,6 +2169,72 @@ fn unreachable_estimate() -> Result<KeyEstimate> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The definition `canonical_int` replaces: parses as an i64 and prints back the same.
+    fn canonical_int_reference(b: &[u8]) -> Option<i64> {
+        let s = std::str::from_utf8(b).ok()?;
+        let v: i64 = s.parse().ok()?;
+        (v.to_string() == s).then_some(v)
+    }
+
+    #[test]
+    fn g17_len_matches_the_formatted_text() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..100_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let v = f64::from_bits(seed);
+            if !v.is_finite() || v == 0.0 {
+                continue;
+            }
+            assert_eq!(g17_len(v), format_g17(v).len() as u64, "{v:e}");
+            let w = (seed % 1_000_000) as f64 / 7.0 - 50_000.0;
+            if w != 0.0 {
+                assert_eq!(g17_len(w), format_g17(w).len() as u64, "{w}");
+            }
+        }
+    }
+
+    #[test]
+    fn canonical_int_matches_its_definition() {
+        let cases: &[&[u8]] = &[
+            b"0",
+            b"-0",
+            b"00",
+            b"07",
+            b"+7",
+            b"-",
+            b"",
+            b"12a",
+            b"9223372036854775807",
+            b"9223372036854775808",
+            b"-9223372036854775808",
+            b"-9223372036854775809",
+            b"18446744073709551616",
+            b"123456789012345678901",
+            b" 1",
+            b"1 ",
+            b"-12",
+        ];
+        for c in cases {
+            assert_eq!(canonical_int(c), canonical_int_reference(c), "{c:?}");
+        }
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..200_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let text = match seed % 4 {
+                0 => (seed as i64).to_string(),
+                1 => ((seed >> 40) as i64 - (1 << 23)).to_string(),
+                2 => format!("{:0>3}", seed % 1000),
+                _ => format!("-{}", seed % 100_000),
+            };
+            let b = text.as_bytes();
+            assert_eq!(canonical_int(b), canonical_int_reference(b), "{text}");
+        }
+    }
 
     #[test]
     fn lp_builder_writes_what_the_parser_reads_back() {

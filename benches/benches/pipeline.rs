@@ -1,0 +1,78 @@
+//! The whole `analyze` pipeline (framing, estimation, aggregation, report) over a corpus
+//! dump and a generated dump, with 1 thread and with every core.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use rdbscope_analysis::aggregate::AggregateConfig;
+use rdbscope_analysis::context::ModelChoice;
+use rdbscope_analysis::filter::KeyFilter;
+use rdbscope_analysis::pipeline::{analyze_slice, Job, NoProgress, NoRelease};
+use rdbscope_analysis::report::{build, NamedResult, ReportOptions};
+use std::hint::black_box;
+
+fn analyze(data: &[u8], pool: &rayon::ThreadPool) -> u64 {
+    let filter = KeyFilter::default();
+    let job = Job {
+        config: AggregateConfig::default(),
+        choice: ModelChoice::default(),
+        filter: &filter,
+        checksum: true,
+        progress: &NoProgress,
+    };
+    let result = pool.install(|| analyze_slice(data, 0, &job, &NoRelease));
+    let report = build(
+        vec![NamedResult {
+            name: "dump.rdb".into(),
+            bytes: Some(data.len() as u64),
+            result,
+        }],
+        &ReportOptions::default(),
+    );
+    report.totals.memory
+}
+
+fn inputs() -> Vec<(String, Vec<u8>)> {
+    let mut v = Vec::new();
+    let corpus = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/corpus/redis-8.0-m01/dump.rdb"
+    );
+    match std::fs::read(corpus) {
+        Ok(d) => v.push(("corpus-8.0-m01".to_string(), d)),
+        Err(_) => eprintln!("skipping the corpus input: {corpus} not found"),
+    }
+    let mb: usize = std::env::var("RDBSCOPE_BENCH_MB")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100);
+    v.push((
+        format!("generated-{mb}MB"),
+        rdbscope_benches::generated_dump(mb << 20),
+    ));
+    v
+}
+
+fn bench(c: &mut Criterion) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut counts = vec![1];
+    if cores > 1 {
+        counts.push(cores);
+    }
+    for (name, data) in inputs() {
+        let mut g = c.benchmark_group(format!("pipeline/{name}"));
+        g.sample_size(10);
+        g.throughput(Throughput::Bytes(data.len() as u64));
+        for &threads in &counts {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("thread pool");
+            g.bench_function(format!("analyze/{threads}-threads"), |b| {
+                b.iter(|| black_box(analyze(black_box(&data), &pool)))
+            });
+        }
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
