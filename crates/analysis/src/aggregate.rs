@@ -412,6 +412,39 @@ pub struct Aggregate {
     pub dropped_at_load: Stats,
     /// The `used_memory` prediction's accumulator.
     pub used: UsedMemory,
+    /// The last row added to `by_db`, `patterns` and each prefix level, not yet in its
+    /// table ([`Aggregate::flush`]): consecutive keys often share these rows, and a byte
+    /// comparison is cheaper than a hash-table lookup.
+    pending: Vec<Pending>,
+}
+
+/// A row being accumulated outside its table.
+#[derive(Debug, Clone, Default)]
+struct Pending {
+    key: Vec<u8>,
+    stats: RowTotals,
+    live: bool,
+}
+
+impl Pending {
+    /// Adds `f` to the row `key` of `table`, through the pending row.
+    fn add(&mut self, table: &mut CappedTable<RowTotals>, key: &[u8], f: &Facts) {
+        if !(self.live && self.key == key) {
+            self.flush(table);
+            self.key.clear();
+            self.key.extend_from_slice(key);
+            self.live = true;
+        }
+        self.stats.add(f);
+    }
+
+    fn flush(&mut self, table: &mut CappedTable<RowTotals>) {
+        if self.live {
+            let stats = std::mem::take(&mut self.stats);
+            table.add(&self.key, |r| r.merge(&stats));
+            self.live = false;
+        }
+    }
 }
 
 /// Scratch buffers reused across keys (no per-key allocation).
@@ -471,7 +504,24 @@ impl Aggregate {
             anomaly_list: TopK::new(100),
             dropped_at_load: Stats::default(),
             used: UsedMemory::for_file(file),
+            pending: vec![Pending::default(); config.depth + 2],
         }
+    }
+
+    /// Moves the pending rows into their tables. Call before reading `by_db`, `patterns`
+    /// or `prefixes` ([`Aggregate::merge`] does it for both sides).
+    pub fn flush(&mut self) {
+        let mut pending = std::mem::take(&mut self.pending);
+        if let Some(p) = pending.get_mut(0) {
+            p.flush(&mut self.by_db);
+        }
+        if let Some(p) = pending.get_mut(1) {
+            p.flush(&mut self.patterns);
+        }
+        for (p, t) in pending.iter_mut().skip(2).zip(self.prefixes.iter_mut()) {
+            p.flush(t);
+        }
+        self.pending = pending;
     }
 
     /// The configuration.
@@ -533,7 +583,10 @@ impl Aggregate {
         };
         self.totals.add(&facts);
         self.by_file.entry(scope.file).or_default().add(memory);
-        self.by_db.add(&k.db.to_be_bytes(), |r| r.add(&facts));
+        let pending = &mut self.pending;
+        if let Some(p) = pending.get_mut(0) {
+            p.add(&mut self.by_db, &k.db.to_be_bytes(), &facts);
+        }
         self.by_encoding
             .entry((ty, est.map(|e| e.encoding)))
             .or_default()
@@ -541,12 +594,14 @@ impl Aggregate {
         for (level, p) in
             prefixes(key_bytes, &self.config.separators, self.config.depth).enumerate()
         {
-            if let Some(t) = self.prefixes.get_mut(level) {
-                t.add(p, |r| r.add(&facts));
+            if let (Some(t), Some(c)) = (self.prefixes.get_mut(level), pending.get_mut(level + 2)) {
+                c.add(t, p, &facts);
             }
         }
         infer_pattern(key_bytes, &self.config.separators, pattern);
-        self.patterns.add(pattern, |r| r.add(&facts));
+        if let Some(c) = pending.get_mut(1) {
+            c.add(&mut self.patterns, pattern, &facts);
+        }
         let bucket = expiry_bucket(k.expire_ms, scope.ctime_ms, expired);
         self.expiry[bucket].add(memory);
         if let Some(i) = k.idle {
@@ -686,7 +741,9 @@ impl Aggregate {
     }
 
     /// Adds another aggregate (another thread's keys, or another file's).
-    pub fn merge(&mut self, o: Aggregate) {
+    pub fn merge(&mut self, mut o: Aggregate) {
+        self.flush();
+        o.flush();
         self.totals.merge(&o.totals);
         self.estimated += o.estimated;
         self.key_overhead += o.key_overhead;
@@ -754,25 +811,20 @@ fn offer<M: Ord + Copy>(
     k: &KeyRecord<'_>,
     row: &impl Fn() -> KeyRow,
 ) -> bool {
-    let probe = Ranked {
-        metric,
-        row: KeyRow {
-            file: scope.file,
-            offset: k.offset,
-            db: 0,
-            key: Vec::new(),
-            key_truncated: false,
-            ty: String::new(),
-            encoding: None,
-            memory: 0,
-            elements: 0,
-            expire_ms: None,
-            idle: None,
-            freq: None,
-        },
-    };
-    if !top.would_accept(&probe) {
-        return false;
+    // A full list takes the key only if it ranks above the current minimum (the order of
+    // `Ranked`): checked without building a row.
+    if top.len() >= top.limit() {
+        let Some(min) = top.threshold() else {
+            return false;
+        };
+        let below = metric
+            .cmp(&min.metric)
+            .then_with(|| Reverse(scope.file).cmp(&Reverse(min.row.file)))
+            .then_with(|| Reverse(k.offset).cmp(&Reverse(min.row.offset)))
+            .is_le();
+        if below {
+            return false;
+        }
     }
     top.push(Ranked { metric, row: row() })
 }

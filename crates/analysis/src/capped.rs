@@ -200,11 +200,28 @@ impl<S: RowStats> CappedTable<S> {
     /// The key is copied only when a new row is created: an existing row is found by
     /// borrowing `key`, and a rejected key is never stored.
     pub fn add(&mut self, key: &[u8], f: impl FnOnce(&mut S)) {
+        // A full table only holds keys ranked at or below its top: a key ranked above it
+        // cannot be there, and is folded without probing the map (the common case for a
+        // high-cardinality level such as per-user prefixes).
+        let mut ranked = None;
+        if self.rows.len() >= self.cap {
+            let rank = (self.hash)(key);
+            let above = self
+                .order
+                .peek()
+                .is_none_or(|(top, top_key)| (rank, key) > (*top, &**top_key));
+            if above {
+                f(&mut self.other);
+                self.folded = true;
+                return;
+            }
+            ranked = Some(rank);
+        }
         if let Some(stats) = self.rows.get_mut(key) {
             f(stats);
             return;
         }
-        let rank = (self.hash)(key);
+        let rank = ranked.unwrap_or_else(|| (self.hash)(key));
         if self.admits(rank, key) {
             let mut stats = S::default();
             f(&mut stats);

@@ -331,7 +331,10 @@ fn parallel_pass<'a>(
                 (agg, w)
             },
         )
-        .map(|(a, _)| a)
+        .map(|(mut a, _)| {
+            a.flush();
+            a
+        })
         .reduce(
             || Aggregate::new(config, file),
             |mut a, b| {
@@ -434,7 +437,8 @@ impl<'j> Sequential<'j> {
         }
     }
 
-    fn finish(self, summary: InputSummary, err: Option<DriveError<()>>) -> FileResult {
+    fn finish(mut self, summary: InputSummary, err: Option<DriveError<()>>) -> FileResult {
+        self.agg.flush();
         let mut ctx = self
             .ctx
             .unwrap_or_else(|| FileContext::new(summary.header.as_ref()));
