@@ -45,7 +45,7 @@
 //! | empty | nothing between two separators | kept empty | `a::b` → `a::b` |
 //! | binary | not UTF-8, or holding a control character (C0, DEL, C1) | `{bin}` | `k:\xff\x00` → `k:{bin}` |
 //! | number | ASCII digits, optionally after one `-` | `{num}` | `user:123:profile` → `user:{num}:profile` |
-//! | hex | hex digits only, either 8+ long with at least one digit and one letter, or 16+ long | `{hex}` | `cache:5d41402abc4b2a76` → `cache:{hex}` |
+//! | hex | hex digits only, either 4+ long with at least one digit and one letter `a-f` (variable-length hex ids such as `1d2e3`, which would otherwise split into many rows), or 16+ long | `{hex}` | `cache:5d41402abc4b2a76` → `cache:{hex}` |
 //! | opaque id | 16+ bytes of `[A-Za-z0-9_+/=-]`, with letters and digits, and at least 3 changes of class (lower, upper, digit) between adjacent alphanumerics | `{id}` | `tok:aZ3kQ9xP2mLr7TbV` → `tok:{id}` |
 //! | text | anything else: kept, except that every maximal run of ASCII digits becomes `{num}`, unless it is a single digit touching an ASCII letter | | `shard12` → `shard{num}`, `img_1234.png` → `img_{num}.png`, `v2`, `md5`, `2fa` kept |
 //!
@@ -521,7 +521,7 @@ fn fold_segment(seg: &[u8], out: &mut Vec<u8>) {
         out.extend_from_slice(BIN);
     } else if !unsigned.is_empty() && unsigned.iter().all(u8::is_ascii_digit) {
         out.extend_from_slice(NUM);
-    } else if all_hex && len >= 8 && ((digit > 0 && hex_letter > 0) || len >= 16) {
+    } else if all_hex && ((len >= 4 && digit > 0 && hex_letter > 0) || len >= 16) {
         out.extend_from_slice(HEX);
     } else if len >= 16 && id_alphabet && digit > 0 && letter > 0 && changes >= 3 {
         out.extend_from_slice(ID);
@@ -619,7 +619,9 @@ mod tests {
             (b"cache:deadbeef", "cache:deadbeef"),
             (b"cache:deadbeefdeadbeef", "cache:{hex}"),
             (b"sha:356A192B7913B04C54574D18C28D46E6395428AB", "sha:{hex}"),
-            (b"cache:5d41402", "cache:5d{num}"),
+            (b"cache:5d41402", "cache:{hex}"),
+            (b"sess:1d2e3", "sess:{hex}"),
+            (b"sess:a1b", "sess:a1b"),
             // opaque ids
             (b"tok:aZ3kQ9xP2mLr7TbV", "tok:{id}"),
             (b"tok:k3j9x0p2m8q1z7w4", "tok:{id}"),
