@@ -440,8 +440,9 @@ impl Pending {
 
     fn flush(&mut self, table: &mut CappedTable<RowTotals>) {
         if self.live {
-            let stats = std::mem::take(&mut self.stats);
-            table.add(&self.key, |r| r.merge(&stats));
+            let stats = &self.stats;
+            table.add(&self.key, |r| r.merge(stats));
+            self.stats = RowTotals::default();
             self.live = false;
         }
     }

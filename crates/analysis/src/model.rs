@@ -567,10 +567,14 @@ fn lp_entry_size(s: Scalar<'_>) -> u64 {
         Scalar::Int(v) => Some(v),
         Scalar::Bytes(b) => canonical_int(b),
     };
-    if let Some(v) = int {
-        return lp_int_size(v);
+    match int {
+        Some(v) => lp_int_size(v),
+        None => lp_str_size(s.len()),
     }
-    let l = s.len();
+}
+
+/// Size of a listpack string entry of `l` bytes with its back-length.
+fn lp_str_size(l: u64) -> u64 {
     let enc = if l < 64 {
         1 + l
     } else if l < 4096 {
@@ -1615,20 +1619,22 @@ impl Model {
                     if let Element::Item(s) = e {
                         n += 1;
                         largest = largest.max(s.len());
-                        lp += lp_entry_size(s);
                         sds_sum += self.sds_alloc(s.len());
-                        match s {
-                            Scalar::Int(v) => {
+                        // One integer test serves the listpack size and the intset check.
+                        let int = match s {
+                            Scalar::Int(v) => Some(v),
+                            Scalar::Bytes(b) => canonical_int(b),
+                        };
+                        match int {
+                            Some(v) => {
+                                lp += lp_int_size(v);
                                 lo = lo.min(v);
                                 hi = hi.max(v);
                             }
-                            Scalar::Bytes(b) => match canonical_int(b) {
-                                Some(v) => {
-                                    lo = lo.min(v);
-                                    hi = hi.max(v);
-                                }
-                                None => all_int = false,
-                            },
+                            None => {
+                                lp += lp_str_size(s.len());
+                                all_int = false;
+                            }
                         }
                     }
                 })?;
@@ -1868,6 +1874,10 @@ impl Model {
         let mut zl = Ziplist::default();
         let mut elesize = 0u64;
         let from_blob = k.value.blob().is_some();
+        // A listpack / ziplist built by the loader is sized only for a type 4 record (a
+        // blob keeps its own size), the ziplist only on 6.2.
+        let size_lp = !from_blob;
+        let size_zl = !from_blob && self.line == ServerLine::Redis62;
         k.value.for_each_element(scratch, |e| {
             if let Element::Field(f, v, _) = e {
                 let l = f.len().max(v.len());
@@ -1875,9 +1885,13 @@ impl Model {
                 if convert_at.is_none() && l > t.hash_value {
                     convert_at = Some(n);
                 }
-                lp += lp_entry_size(f) + lp_entry_size(v);
-                zl.push(f);
-                zl.push(v);
+                if size_lp {
+                    lp += lp_entry_size(f) + lp_entry_size(v);
+                }
+                if size_zl {
+                    zl.push(f);
+                    zl.push(v);
+                }
                 // Fields are mstr blocks, counted by their usable size on every line.
                 elesize += self.hash_entry(f.len(), v.len(), false) + 24;
                 n += 1;

@@ -3,22 +3,98 @@
 
 /// Decompresses `input` into `out` (cleared first), which must end up exactly `ulen` bytes.
 ///
-/// `ulen` is the length the file declares; the caller has already checked it against the
-/// input size limits, and `out` never grows beyond it.
+/// `ulen` is the length the file declares; one beyond what the input could expand to is
+/// refused before anything is allocated. `out` holds exactly `ulen` bytes on success and
+/// nothing on error.
 ///
 /// # Errors
 /// A static description of the corruption.
 pub fn decompress_into(input: &[u8], ulen: usize, out: &mut Vec<u8>) -> Result<(), &'static str> {
     out.clear();
-    // Reserve no more than the input could plausibly expand to; the output still never
-    // grows past `ulen`.
-    out.reserve(ulen.min(input.len().saturating_mul(4).saturating_add(64)));
-    decompress_prefix(input, ulen, usize::MAX, out)?;
-    if out.len() != ulen {
+    // A 3-byte back reference yields at most 264 bytes: no stream expands more than 88
+    // times, so a larger declared length cannot be reached (and is never allocated).
+    if ulen > input.len().saturating_mul(88) {
         return Err("output shorter than the declared length");
     }
-    Ok(())
+    // Decoded into a buffer sized up front, with slack for fixed-size copies of short runs
+    // (a call to memmove per run was the cost of decompression); cut to `ulen` at the end.
+    out.resize(ulen + SLACK, 0);
+    match decode(input, ulen, out.as_mut_slice()) {
+        Ok(o) if o == ulen => {
+            out.truncate(o);
+            Ok(())
+        }
+        Ok(_) => {
+            out.clear();
+            Err("output shorter than the declared length")
+        }
+        Err(e) => {
+            out.clear();
+            Err(e)
+        }
+    }
 }
+
+/// The decoding loop of [`decompress_into`] over `buf` (`ulen` + [`SLACK`] bytes):
+/// returns the output length.
+fn decode(input: &[u8], ulen: usize, buf: &mut [u8]) -> Result<usize, &'static str> {
+    let (mut i, mut o) = (0usize, 0usize);
+    while i < input.len() {
+        let ctrl = usize::from(input[i]);
+        i += 1;
+        if ctrl < 32 {
+            let run = ctrl + 1;
+            let lit = input
+                .get(i..i + run)
+                .ok_or("literal run past the end of the input")?;
+            if o + run > ulen {
+                return Err("output exceeds the declared length");
+            }
+            match input.get(i..i + SLACK) {
+                // At most 32 bytes: one fixed-size copy, the excess overwritten later.
+                Some(wide) => buf[o..o + SLACK].copy_from_slice(wide),
+                None => buf[o..o + run].copy_from_slice(lit),
+            }
+            o += run;
+            i += run;
+        } else {
+            let mut len = ctrl >> 5;
+            if len == 7 {
+                len += usize::from(*input.get(i).ok_or("truncated back reference")?);
+                i += 1;
+            }
+            len += 2;
+            let lo = usize::from(*input.get(i).ok_or("truncated back reference")?);
+            i += 1;
+            let dist = ((ctrl & 0x1f) << 8) + lo + 1;
+            if dist > o {
+                return Err("back reference before the start of the output");
+            }
+            if o + len > ulen {
+                return Err("output exceeds the declared length");
+            }
+            let start = o - dist;
+            if dist >= 16 && len <= 16 {
+                // The 16 source bytes end at or before `o`: all written already.
+                let mut tmp = [0u8; 16];
+                tmp.copy_from_slice(&buf[start..start + 16]);
+                buf[o..o + 16].copy_from_slice(&tmp);
+            } else if dist >= len {
+                buf.copy_within(start..start + len, o);
+            } else {
+                // Overlapping: the run repeats the last `dist` bytes.
+                for k in 0..len {
+                    buf[o + k] = buf[start + k];
+                }
+            }
+            o += len;
+        }
+    }
+    Ok(o)
+}
+
+/// Bytes of slack past the declared length for fixed-size copies.
+const SLACK: usize = 32;
 
 /// Decompresses until at least `want` bytes (or the whole stream) are in `out`, never
 /// writing more than `ulen` bytes. Used to read blob headers without decompressing blobs.
