@@ -585,6 +585,9 @@ fn lp_str_size(l: u64) -> u64 {
     enc + lp_backlen(enc)
 }
 
+/// A quicklist node as the model sizes it: (plain, bytes, elements, compressed bytes).
+type ListNode = (bool, u64, u64, Option<u64>);
+
 /// A listpack built as the loader builds one with `lpAppend` (`lpEncodeGetType`,
 /// `lpEncodeBacklen`): the bytes a rebuilt quicklist node holds, for compressing it.
 struct LpBuilder {
@@ -1349,14 +1352,31 @@ impl Model {
     }
 
     fn list(&self, k: &KeyRecord<'_>, scratch: &mut Scratch) -> Result<KeyEstimate> {
+        // The node table is reused across keys (no allocation per list key).
+        thread_local! {
+            static NODES: std::cell::Cell<Vec<ListNode>> = const { std::cell::Cell::new(Vec::new()) };
+        }
+        NODES.with(|cell| {
+            let mut nodes = cell.take();
+            nodes.clear();
+            let r = self.list_into(k, scratch, &mut nodes);
+            cell.set(nodes);
+            r
+        })
+    }
+
+    fn list_into(
+        &self,
+        k: &KeyRecord<'_>,
+        scratch: &mut Scratch,
+        nodes: &mut Vec<ListNode>,
+    ) -> Result<KeyEstimate> {
         // Node sizes: PACKED nodes keep the file's listpack (`quicklistAppendListpack`);
         // ziplist nodes and old list types are rebuilt as listpacks by appending.
         // (plain, bytes, count, compressed bytes)
-        let mut nodes: Vec<(bool, u64, u64, Option<u64>)> = Vec::new();
         let mut largest = 0u64;
         match k.value.kind() {
             ValueKind::ListQuicklist2 => {
-                let mut s2 = Scratch::new();
                 k.value.for_each_node(|node| {
                     match node.container {
                         NodeContainer::Plain => {
@@ -1388,7 +1408,6 @@ impl Model {
                     }
                     Ok(())
                 })?;
-                let _ = &mut s2;
                 let depth = self.thresholds.list_compress_depth as usize;
                 if depth > 0 && nodes.len() > 2 * depth {
                     // `__quicklistCompress`: every node but `depth` at each end is stored
@@ -1472,7 +1491,7 @@ impl Model {
                         largest_element: largest,
                     });
                 }
-                let mut node_sizes: Vec<(bool, u64, u64, Option<u64>)> = Vec::new();
+                let node_sizes = &mut *nodes;
                 if per_node {
                     k.value.for_each_node(|node| {
                         let mut lp = 7u64;
@@ -1508,9 +1527,8 @@ impl Model {
                 }
                 let depth = self.thresholds.list_compress_depth as usize;
                 if depth > 0 && node_sizes.len() > 2 * depth {
-                    self.compress_rebuilt(k, scratch, per_node, depth, &mut node_sizes)?;
+                    self.compress_rebuilt(k, scratch, per_node, depth, node_sizes)?;
                 }
-                nodes = node_sizes;
             }
         }
         let elements: u64 = nodes.iter().map(|n| n.2).sum();
