@@ -837,3 +837,57 @@ fn corruption_sample_through_the_binary_never_panics() {
     // Almost every flip breaks the CRC; a run where none is noticed checks nothing.
     assert!(damaged > 50, "only {damaged} damaged runs");
 }
+
+// ---- 5b. Offline -------------------------------------------------------------------------
+
+/// No crate that can open a network connection is in the dependency graph (the lockfile
+/// holds every crate of every build, dev and build dependencies included), and no source
+/// file of the workspace names a socket type.
+#[test]
+fn no_networking_crate_or_socket_in_the_workspace() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let lock = std::fs::read_to_string(root.join("Cargo.lock")).unwrap();
+    let names: Vec<&str> = lock
+        .lines()
+        .filter_map(|l| l.strip_prefix("name = \""))
+        .filter_map(|l| l.strip_suffix('"'))
+        .collect();
+    assert!(names.contains(&"rdbscope-parser"), "lockfile not parsed");
+    const NETWORKING: [&str; 14] = [
+        "hyper",
+        "reqwest",
+        "ureq",
+        "tokio",
+        "mio",
+        "socket2",
+        "curl",
+        "rustls",
+        "openssl",
+        "native-tls",
+        "h2",
+        "http",
+        "async-std",
+        "tungstenite",
+    ];
+    for n in NETWORKING {
+        assert!(!names.contains(&n), "networking crate {n} in Cargo.lock");
+    }
+    let mut stack = vec![root.join("crates")];
+    let mut scanned = 0;
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") && !p.ends_with("robustness/mod.rs")
+            {
+                let text = std::fs::read_to_string(&p).unwrap();
+                for word in ["std::net", "TcpStream", "UdpSocket", "TcpListener"] {
+                    assert!(!text.contains(word), "{} names {word}", p.display());
+                }
+                scanned += 1;
+            }
+        }
+    }
+    assert!(scanned > 20, "only {scanned} source files scanned");
+}
