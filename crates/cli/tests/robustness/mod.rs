@@ -293,9 +293,27 @@ fn value_damage_with_intact_framing_is_an_anomaly_and_the_run_continues() {
             rows[0]["memory"].is_u64() && rows[2]["memory"].is_u64(),
             "{what}"
         );
-        // verify frames the file; its structure is intact.
+        // verify decodes every value: the file is damaged, the bad key named.
         let out = run(&["verify", ps], true);
-        assert_eq!(out.status.code(), Some(0), "{what}");
+        assert_eq!(out.status.code(), Some(3), "{what}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("values that cannot be decoded: 1"),
+            "{what}: {text}"
+        );
+        assert!(
+            text.contains(&format!("db0 key b:bad at offset {bad_at}: offset ")),
+            "{what}: {text}"
+        );
+        assert!(text.contains("keys: 3"), "{what}: {text}");
+        assert!(text.contains("result: damaged values"), "{what}: {text}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "{ps}: 1 value(s) cannot be decoded; the first, key b:bad: offset "
+            )),
+            "{what}: {err}"
+        );
     }
 }
 
@@ -556,7 +574,8 @@ fn hostile_files_are_clean_errors_under_a_memory_limit() {
             let out = run(cmd, true);
             let e = String::from_utf8_lossy(&out.stderr);
             assert!(!e.contains("panicked"), "{what} {cmd:?}: {e}");
-            if breaks == Breaks::Framing {
+            if breaks == Breaks::Framing || cmd[0] == "verify" {
+                // verify decodes values too: value damage is damage to it.
                 assert_eq!(out.status.code(), Some(3), "{what} {cmd:?}: {e}");
                 assert!(offset_in(&e) >= at, "{what} {cmd:?}: {e}");
             } else {
@@ -568,12 +587,11 @@ fn hostile_files_are_clean_errors_under_a_memory_limit() {
 
 /// An LZF string whose stream expands past its declared length: `analyze` and `keys` size
 /// strings from the declared length and never decompress them (bounded cost per key), so
-/// this is not noticed; the parser rejects it when the value is decoded
-/// (`crates/parser/tests/hostile.rs`, `lzf_output_beyond_declared_ulen_is_error`).
+/// they do not notice; `verify` decodes every value and names it.
 #[test]
-fn lzf_output_beyond_declared_length_is_sized_from_the_declared_length() {
+fn lzf_output_beyond_declared_length_is_found_by_verify() {
     let lzf = encode::string_lzf_raw(&rdbscope_testwriter::lzf::lzf_compress(&[b'a'; 200]), 50);
-    let (file, _) = hostile(&key(ty::STRING, "k", &lzf), true);
+    let (file, at) = hostile(&key(ty::STRING, "k", &lzf), true);
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "lzf.rdb", &file);
     let out = run(&["keys", p.to_str().unwrap()], true);
@@ -582,6 +600,14 @@ fn lzf_output_beyond_declared_length_is_sized_from_the_declared_length() {
     let row: Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
     assert_eq!(row["key"], "k");
     assert_eq!(row["largest_element"], 50, "{row}");
+    let out = run(&["verify", p.to_str().unwrap()], true);
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("key k at offset {at}: offset ")),
+        "{text}"
+    );
+    assert!(text.contains("LZF") || text.contains("lzf"), "{text}");
 }
 
 // ---- 5. Read-only --------------------------------------------------------------------------
