@@ -13,10 +13,19 @@ use rdbscope_analysis::report::{build, NamedResult, Report, ReportOptions};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
+/// Debug builds (`cargo test --workspace`) run a smoke-sized sweep; the dense one runs in
+/// release: `cargo test --release -p rdbscope-analysis --test sweep` (about 30 s).
+const DEBUG: bool = cfg!(debug_assertions);
 /// Fixtures up to this size are cut at every offset.
-const EVERY_OFFSET_UP_TO: usize = 16 << 10;
-/// Cuts per bigger file (fixtures, corpus dumps); fewer in debug builds.
-const SAMPLE: usize = if cfg!(debug_assertions) { 16 } else { 100 };
+const EVERY_OFFSET_UP_TO: usize = if DEBUG { 1 << 10 } else { 16 << 10 };
+/// Spread cuts of a bigger fixture.
+const FIXTURE_SAMPLE: usize = if DEBUG { 200 } else { 2000 };
+/// Spread cuts of each corpus dump.
+const CORPUS_SAMPLE: usize = if DEBUG { 2 } else { 100 };
+/// Every how many corpus dumps one is swept.
+const CORPUS_STEP: usize = if DEBUG { 4 } else { 1 };
+/// Cuts in the last bytes of a sampled file (the EOF opcode and CRC).
+const TAIL: usize = if DEBUG { 2 } else { 16 };
 
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -113,13 +122,13 @@ fn check_cut(data: &[u8], cut: usize, what: &str) {
     assert_json(&r, &format!("{what} cut {cut}"));
 }
 
-/// Every offset of small files, `SAMPLE` spread offsets (plus the last 16) of big ones.
-fn cuts(len: usize) -> Vec<usize> {
+/// Every offset of small files, `sample` spread offsets (plus the last `TAIL`) of big ones.
+fn cuts(len: usize, sample: usize) -> Vec<usize> {
     if len <= EVERY_OFFSET_UP_TO {
         return (0..len).collect();
     }
-    let mut v: Vec<usize> = (0..SAMPLE).map(|i| i * len / SAMPLE).collect();
-    v.extend(len.saturating_sub(16)..len);
+    let mut v: Vec<usize> = (0..sample).map(|i| i * len / sample).collect();
+    v.extend(len.saturating_sub(TAIL)..len);
     v
 }
 
@@ -130,21 +139,21 @@ fn truncation_sweep_over_every_fixture() {
         let data = std::fs::read(&f).unwrap();
         let what = f.display().to_string();
         assert!(report(&data).unwrap().complete, "{what}: intact file");
-        for cut in cuts(data.len()) {
+        for cut in cuts(data.len(), FIXTURE_SAMPLE) {
             check_cut(&data, cut, &what);
             runs += 1;
         }
     }
-    assert!(runs > 10_000, "only {runs} cuts");
+    assert!(runs > 1_000, "only {runs} cuts");
 }
 
 #[test]
 fn truncation_sweep_over_corpus_dumps() {
     let dumps = corpus();
-    for f in &dumps {
+    for f in dumps.iter().step_by(CORPUS_STEP) {
         let data = std::fs::read(f).unwrap();
         let what = f.display().to_string();
-        for cut in cuts(data.len()) {
+        for cut in cuts(data.len(), CORPUS_SAMPLE) {
             check_cut(&data, cut, &what);
         }
     }
