@@ -1,6 +1,6 @@
 //! Writes the committed seed corpus, `fuzz/corpus/<target>/`:
 //!
-//! * `records`: every `fixtures/*.rdb` under 8 KB (real Redis 7.0 dumps, RDB 10), plus small
+//! * `records` (and `analyze`, the same files): every `fixtures/*.rdb` under 8 KB (real Redis 7.0 dumps, RDB 10), plus small
 //!   hand-made files built with `rdbscope-testwriter` for what the fixtures lack: old
 //!   encodings (zipmap, ziplist, intset, quicklist v1, string-double zsets), RDB 12/13 field-TTL
 //!   hashes, stream versions 1 to 5, modules, functions, key metadata, Valkey records.
@@ -56,7 +56,11 @@ impl Seeds {
         self.put("records", name, file);
     }
 
+    /// Writes a seed; `records` seeds (whole files) also seed the `analyze` target.
     fn put(&mut self, target: &str, name: &str, data: &[u8]) {
+        if target == "records" {
+            self.put("analyze", name, data);
+        }
         let dir = self.root.join(target);
         std::fs::create_dir_all(&dir).expect("create corpus dir");
         std::fs::write(dir.join(name), data).expect("write seed");

@@ -244,25 +244,20 @@ pub fn drive_reader<R: Read, E>(
 ) -> Result<(), DriveError<E>> {
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
     let mut exhausted = false;
+    // Reads until `buf` holds `want` bytes or the input ends. The buffer is not sized to
+    // `want` beforehand: `want` can come from a length declared in the file, so only bytes
+    // that actually arrive are allocated (a 100-byte stream declaring a 2^40-byte string
+    // costs 100 bytes).
     let fill =
         |buf: &mut Vec<u8>, r: &mut R, want: usize, exhausted: &mut bool| -> std::io::Result<()> {
-            let mut filled = buf.len();
-            if filled >= want || *exhausted {
+            if buf.len() >= want || *exhausted {
                 return Ok(());
             }
-            buf.resize(want, 0);
-            while filled < want && !*exhausted {
-                match r.read(buf.get_mut(filled..want).unwrap_or(&mut [])) {
-                    Ok(0) => *exhausted = true,
-                    Ok(n) => filled += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        buf.truncate(filled);
-                        return Err(e);
-                    }
-                }
+            let need = (want - buf.len()) as u64;
+            let got = r.by_ref().take(need).read_to_end(buf)?;
+            if (got as u64) < need {
+                *exhausted = true;
             }
-            buf.truncate(filled);
             Ok(())
         };
     fill(&mut buf, &mut r, CHUNK, &mut exhausted).map_err(DriveError::Io)?;
@@ -282,6 +277,7 @@ pub fn drive_reader<R: Read, E>(
         let mut recs = Records::resume(window, base, state);
         let mut consumed = 0usize;
         let mut need_more = false;
+        let mut missing = 0u64;
         let mut finished = false;
         loop {
             let before = recs.offset();
@@ -330,6 +326,16 @@ pub fn drive_reader<R: Read, E>(
                     consumed = (after - base) as usize;
                 }
                 Some(Err(e)) if e.is_eof() && !exhausted => {
+                    // Bytes missing past the end of the window, when the parser knows.
+                    missing = match e.kind {
+                        ErrorKind::UnexpectedEof { needed, .. } => needed,
+                        ErrorKind::LengthTooLarge {
+                            declared,
+                            remaining,
+                            ..
+                        } => declared.saturating_sub(remaining),
+                        _ => 0,
+                    };
                     need_more = true;
                     break;
                 }
@@ -365,11 +371,17 @@ pub fn drive_reader<R: Read, E>(
             summary.trailing_bytes = trailing;
             return nested.finish();
         }
-        // Drop consumed bytes, then read more; a record larger than the window doubles it.
+        // Drop consumed bytes, then read more. A record larger than the window doubles it
+        // (amortised: a big collection is re-framed O(log n) times), or grows it at once
+        // to what the parser said is missing (a big string is held once, not twice).
         buf.drain(..start);
         start = 0;
         if need_more && consumed == 0 {
-            want = want.saturating_mul(2).max(buf.len() + CHUNK);
+            let exact = usize::try_from(missing)
+                .unwrap_or(usize::MAX)
+                .saturating_add(buf.len())
+                .saturating_add(CHUNK);
+            want = want.saturating_mul(2).max(buf.len() + CHUNK).max(exact);
         } else {
             want = want.max(CHUNK);
         }

@@ -362,8 +362,8 @@ impl TableCount {
         self.keys += o.keys;
         self.expires += o.expires;
         self.volatile += o.volatile;
-        self.hint_keys += o.hint_keys;
-        self.hint_expires += o.hint_expires;
+        self.hint_keys = self.hint_keys.saturating_add(o.hint_keys);
+        self.hint_expires = self.hint_expires.saturating_add(o.hint_expires);
         self.hinted |= o.hinted;
     }
 }
@@ -451,8 +451,8 @@ impl UsedMemory {
             } => {
                 let slot = u16::try_from(*slot).unwrap_or(u16::MAX);
                 let t = self.state().slots.entry(slot).or_default();
-                t.hint_keys += size;
-                t.hint_expires += expires_size;
+                t.hint_keys = t.hint_keys.saturating_add(*size);
+                t.hint_expires = t.hint_expires.saturating_add(*expires_size);
                 t.hinted = true;
             }
             Record::Function { code, .. } => self.add_function(code),
@@ -463,8 +463,8 @@ impl UsedMemory {
     /// Records a `RESIZEDB` hint for `db`: keys and keys with a TTL, expired ones included.
     pub fn add_resize_hint(&mut self, db: u64, db_size: u64, expires_size: u64) {
         let t = self.state().dbs.entry(db).or_default();
-        t.hint_keys += db_size;
-        t.hint_expires += expires_size;
+        t.hint_keys = t.hint_keys.saturating_add(db_size);
+        t.hint_expires = t.hint_expires.saturating_add(expires_size);
         t.hinted = true;
     }
 
@@ -679,10 +679,18 @@ fn kvstore_dict(server: &LoadingServer, main: bool) -> u64 {
     56 + meta
 }
 
+/// The largest `RESIZEDB` / `SLOT_INFO` size hint the model believes: 2^40 keys, whose
+/// bucket array alone would be 8 TiB.
+const MAX_TABLE_HINT: u64 = 1 << 40;
+
 /// One keyspace table (main or expires) of a database or slot with `n` keys: (bytes
 /// allocated, bytes `getMemoryOverheadData` counts for it). Main dict entries of the dict
 /// lines are inside `MEMORY USAGE` and not repeated here.
 fn table(server: &LoadingServer, main: bool, n: u64, hint: u64, hinted: bool) -> (u64, u64) {
+    // The hint is untrusted: a server cannot expand a table past what it can allocate
+    // (`dictTryExpand` fails and `rdbLoad` gives up), so larger hints are capped here
+    // rather than overflowing the bucket arithmetic.
+    let hint = hint.min(MAX_TABLE_HINT);
     let robj = if main { 16 * n } else { 0 };
     match server.keyspace_kind() {
         KeyspaceKind::Dict => {
@@ -1319,6 +1327,34 @@ mod tests {
         let b = run(&file, &s).predict(&s);
         // One key: a 64-byte dict created on demand with 4 buckets; no expires dict.
         assert_eq!((b.keyspace_main, b.keyspace_expires), (64 + 32, 0));
+    }
+
+    /// Hostile `RESIZEDB` / `SLOT_INFO` hints (2^62, 2^63, repeated) once overflowed the
+    /// bucket arithmetic (a panic with overflow checks; found by the CLI hostile suite).
+    #[test]
+    fn table_hint_absurd_is_capped_not_overflowed() {
+        for line in [
+            ServerLine::Redis70,
+            ServerLine::Redis74,
+            ServerLine::Valkey80,
+            ServerLine::Valkey90,
+        ] {
+            let file = RdbWriter::redis(12)
+                .select_db(0)
+                .resize_db(1 << 62, 1 << 63)
+                .resize_db(u64::MAX, u64::MAX)
+                .slot_info(0, u64::MAX, 1 << 63)
+                .key(ty::STRING, "a", &encode::string("1"))
+                .finish();
+            let s = server(line);
+            let b = run(&file, &s).predict(&s);
+            let capped = 8 * MAX_TABLE_HINT;
+            assert!(
+                b.keyspace_main < 4 * capped,
+                "{line:?}: {}",
+                b.keyspace_main
+            );
+        }
     }
 
     /// A Valkey 9 `HASH_2` value: one field per TTL (`None`: no expiry, written as -1).

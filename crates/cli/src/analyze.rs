@@ -221,7 +221,14 @@ pub fn run(args: &Args) -> Result<Exit> {
                     input::Source::Whole(b) => {
                         (Some(b.len() as u64), analyze_slice(&b, id, &job, &b))
                     }
-                    input::Source::Stream(r) => (None, analyze_reader(r, id, &job)),
+                    input::Source::Stream(r) => {
+                        let mut result = analyze_reader(r, id, &job);
+                        // A streamed plain file (`--no-mmap`) knows its length up front.
+                        if let (Some(d), Some(len)) = (&mut result.damage, inp.len) {
+                            d.unread = d.unread.or(Some(len.saturating_sub(d.offset)));
+                        }
+                        (inp.len, result)
+                    }
                 };
                 NamedResult {
                     name,
@@ -246,7 +253,10 @@ pub fn run(args: &Args) -> Result<Exit> {
     write_outputs(args, &report)?;
     for f in &report.files {
         if let Some(d) = &f.damage {
-            eprintln!("{}: {}", f.name, d.message);
+            match d.unread_bytes {
+                Some(n) => eprintln!("{}: {} ({n} bytes left unread)", f.name, d.message),
+                None => eprintln!("{}: {}", f.name, d.message),
+            }
         }
         if let Some([s, c]) = &f.checksum_mismatch {
             eprintln!(

@@ -1,33 +1,30 @@
-//! Opening inputs: plain files (memory-mapped, or read with `--no-mmap`), standard input,
-//! LZ4 frame files, Valkey's `VCS` envelope, and multi-part AOF directories. Files are only
-//! ever opened read-only.
+//! Opening inputs: plain files (memory-mapped, or streamed with `--no-mmap`), standard
+//! input, LZ4 frame files, Valkey's `VCS` envelope, and multi-part AOF directories. Files are
+//! only ever opened read-only, never locked, and never written.
 
 use anyhow::{bail, Context, Result};
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 /// How the bytes of an input reach the parser.
 pub enum Source {
-    /// The whole file in memory (mapped or read).
+    /// The whole file, memory-mapped.
     Whole(Bytes),
-    /// A stream read through a bounded window.
+    /// A stream read through a bounded window (standard input, decompressors, and files
+    /// under `--no-mmap`): resident memory is one window, at least 1 MiB and at most about
+    /// twice the largest record, whatever the size of the file.
     Stream(Box<dyn Read + Send>),
 }
 
-/// File contents held in memory.
-pub enum Bytes {
-    /// A read-only memory map.
-    Mapped(memmap2::Mmap),
-    /// Read into a buffer.
-    Owned(Vec<u8>),
-}
+/// A file's contents, mapped read-only.
+pub struct Bytes(memmap2::Mmap);
 
 impl rdbscope_analysis::pipeline::Release for Bytes {
     /// Drops the resident pages of bytes `from..to` of a mapped file (whole pages only).
     #[allow(unsafe_code)]
     fn release(&self, from: u64, to: u64) {
-        let Bytes::Mapped(m) = self else { return };
+        let m = &self.0;
         let page = 4096usize;
         let start = usize::try_from(from).unwrap_or(usize::MAX).div_ceil(page) * page;
         let end = usize::try_from(to).unwrap_or(usize::MAX).min(m.len()) / page * page;
@@ -47,10 +44,7 @@ impl rdbscope_analysis::pipeline::Release for Bytes {
 impl std::ops::Deref for Bytes {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        match self {
-            Bytes::Mapped(m) => m,
-            Bytes::Owned(v) => v,
-        }
+        &self.0
     }
 }
 
@@ -62,6 +56,9 @@ pub struct Input {
     pub container: &'static str,
     /// The bytes.
     pub source: Source,
+    /// Bytes of the RDB stream when known before reading (plain files): lets a streamed
+    /// file's partial report say how many bytes were left unread.
+    pub len: Option<u64>,
 }
 
 const LZ4_MAGIC: [u8; 4] = [0x04, 0x22, 0x4D, 0x18];
@@ -139,19 +136,24 @@ pub fn open(path: &str, no_mmap: bool) -> Result<Input> {
         let file = File::open(&p).with_context(|| format!("{name}: cannot open for reading"))?;
         return sniff_stream(name, Box::new(BufReader::new(file)), container);
     }
-    let bytes = if no_mmap {
-        let mut v = Vec::new();
-        File::open(&p)
-            .and_then(|mut f| f.read_to_end(&mut v))
+    let len = file.metadata().ok().map(|m| m.len());
+    let source = if no_mmap {
+        // Streamed through the same bounded window as standard input, never read whole:
+        // a 10 GB dump needs one window of memory, and a file truncated while it is read
+        // gives a damaged-input report instead of SIGBUS.
+        file.seek(SeekFrom::Start(0))
             .with_context(|| format!("{name}: cannot read"))?;
-        Bytes::Owned(v)
+        Source::Stream(Box::new(file))
     } else {
-        Bytes::Mapped(map(&file).with_context(|| format!("{name}: cannot map"))?)
+        Source::Whole(Bytes(
+            map(&file).with_context(|| format!("{name}: cannot map"))?,
+        ))
     };
     Ok(Input {
         name,
         container,
-        source: Source::Whole(bytes),
+        source,
+        len,
     })
 }
 
@@ -220,6 +222,7 @@ fn sniff_stream(
             name,
             container: "vcs",
             source: Source::Stream(Box::new(dec)),
+            len: None,
         });
     }
     let r = Prefixed {
@@ -233,11 +236,13 @@ fn sniff_stream(
             name,
             container: "lz4",
             source: Source::Stream(Box::new(dec)),
+            len: None,
         });
     }
     Ok(Input {
         name,
         container,
         source: Source::Stream(Box::new(r)),
+        len: None,
     })
 }

@@ -59,8 +59,8 @@ enum Cmd {
 /// Options shared by commands that read inputs.
 #[derive(clap::Args, Debug, Clone)]
 pub struct InputArgs {
-    /// Read files into memory instead of mapping them (safer if the file may change while
-    /// it is read).
+    /// Stream files through a bounded window instead of mapping them: for files that may
+    /// be truncated while read (no SIGBUS), or on slow or network file systems.
     #[arg(long)]
     pub no_mmap: bool,
     /// Skip the CRC-64 check.
@@ -72,8 +72,26 @@ pub struct InputArgs {
 pub struct Outcome {
     /// What the driver learned.
     pub summary: InputSummary,
-    /// The damage that stopped reading, if any, as `offset N: what`.
-    pub damage: Option<String>,
+    /// The damage that stopped reading (or a checksum mismatch), if any.
+    pub damage: Option<Damage>,
+}
+
+/// Why an input is damaged, for the one line on standard error.
+pub struct Damage {
+    /// `offset N: what was expected` (or the checksum mismatch with both values).
+    pub message: String,
+    /// Bytes after the damage that were not read, when the input's length is known.
+    pub unread: Option<u64>,
+}
+
+impl std::fmt::Display for Damage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)?;
+        match self.unread {
+            Some(n) => write!(f, " ({n} bytes left unread)"),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Reads every record of an input, feeding `f`; reading errors become `damage`.
@@ -89,6 +107,10 @@ pub fn read_input(
         checksum: !args.no_checksum,
     };
     let mut summary = InputSummary::default();
+    let len = match &input.source {
+        input::Source::Whole(bytes) => Some(bytes.len() as u64),
+        input::Source::Stream(_) => input.len,
+    };
     // The header is peeked before the records so the callbacks can pick the memory model
     // from the RDB version as well as from the AUX fields.
     let r = match input.source {
@@ -107,11 +129,18 @@ pub fn read_input(
         }
     };
     let damage = match r {
-        Ok(()) => summary.checksum_mismatch().map(|(s, c)| {
-            format!("checksum mismatch: file says 0x{s:016x}, contents give 0x{c:016x}")
+        Ok(()) => summary.checksum_mismatch().map(|(s, c)| Damage {
+            message: format!("checksum mismatch: file says 0x{s:016x}, contents give 0x{c:016x}"),
+            unread: None,
         }),
-        Err(DriveError::Parse(e)) => Some(e.to_string()),
-        Err(DriveError::Io(e)) => Some(format!("read error: {e}")),
+        Err(DriveError::Parse(e)) => Some(Damage {
+            message: e.to_string(),
+            unread: len.map(|l| l.saturating_sub(e.offset)),
+        }),
+        Err(DriveError::Io(e)) => Some(Damage {
+            message: format!("read error: {e}"),
+            unread: None,
+        }),
         Err(DriveError::Callback(e)) => return Err(e),
     };
     Ok(Outcome { summary, damage })

@@ -1,9 +1,44 @@
-//! `rdbscope verify`: structure, checksum and inventory of each file.
+//! `rdbscope verify`: structure, checksum, every value's contents, and inventory of each
+//! file.
 
+use crate::escape::{escape, Escape};
 use crate::{input, read_input, Exit, InputArgs};
 use anyhow::Result;
 use rdbscope_analysis::inventory::{describe_header, Inventory};
+use rdbscope_parser::{KeyRecord, Record, Scratch};
 use std::io::Write;
+
+/// Undecodable values listed by offset (the rest are counted).
+const ANOMALIES_LISTED: usize = 10;
+
+/// Values whose contents cannot be decoded although their framing is intact (a listpack,
+/// ziplist or intset with corrupt entries, a bad LZF stream, an unparsable score).
+#[derive(Default)]
+struct Anomalies {
+    count: u64,
+    first: Vec<(u64, u64, String, String)>,
+}
+
+impl Anomalies {
+    /// Decodes every element of `k`'s value (LZF strings are decompressed into `scratch`,
+    /// which is reused) and records the error, if any.
+    fn check(&mut self, k: &KeyRecord<'_>, scratch: &mut Scratch, key_buf: &mut Vec<u8>) {
+        let r = k
+            .value
+            .for_each_element(scratch, |_| {})
+            .and_then(|()| k.value.stream().map(|_| ()));
+        if let Err(e) = r {
+            self.count += 1;
+            if self.first.len() < ANOMALIES_LISTED {
+                let key = k
+                    .key
+                    .bytes(key_buf)
+                    .map_or_else(|_| String::from("?"), |b| escape(b, Escape::Print));
+                self.first.push((k.offset, k.db, key, e.to_string()));
+            }
+        }
+    }
+}
 
 /// Arguments of `verify`.
 #[derive(clap::Args, Debug)]
@@ -39,8 +74,14 @@ pub fn run(args: &Args) -> Result<Exit> {
         let name = inp.name.clone();
         let container = inp.container;
         let mut inv = Inventory::default();
+        let mut anomalies = Anomalies::default();
+        let mut scratch = Scratch::new();
+        let mut key_buf = Vec::new();
         let outcome = read_input(inp, &args.input, |_, r| {
             inv.observe(r);
+            if let Record::Key(k) = r {
+                anomalies.check(k, &mut scratch, &mut key_buf);
+            }
             Ok(())
         })?;
         writeln!(out, "file: {name}")?;
@@ -126,7 +167,27 @@ pub fn run(args: &Args) -> Result<Exit> {
                 s.trailing_bytes, s.rdb_bytes
             )?;
         }
+        if anomalies.count > 0 {
+            writeln!(
+                out,
+                "values that cannot be decoded: {} (framing intact)",
+                anomalies.count
+            )?;
+            for (offset, db, key, error) in &anomalies.first {
+                writeln!(out, "  db{db} key {key} at offset {offset}: {error}")?;
+            }
+        }
         match outcome.damage {
+            None if anomalies.count > 0 => {
+                writeln!(out, "result: damaged values")?;
+                out.flush()?;
+                let (_, _, key, error) = &anomalies.first[0];
+                eprintln!(
+                    "{name}: {} value(s) cannot be decoded; the first, key {key}: {error}",
+                    anomalies.count
+                );
+                worst = worst.max(Exit::Damaged);
+            }
             None => writeln!(out, "result: valid")?,
             Some(d) => {
                 writeln!(out, "result: damaged")?;
