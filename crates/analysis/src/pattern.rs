@@ -288,11 +288,38 @@ pub const BIN: &[u8] = b"{bin}";
 /// assert_eq!(out, b"{tag}:cart:{num}");
 /// ```
 pub fn infer_pattern(key: &[u8], seps: &Separators, out: &mut Vec<u8>) {
+    infer(key, seps, out, true);
+}
+
+/// [`infer_pattern`]; `fast` enables the all-digits shortcut (off only in the test that
+/// checks the shortcut changes nothing).
+fn infer(key: &[u8], seps: &Separators, out: &mut Vec<u8>, fast: bool) {
     out.clear();
     let mut close = CloseBrace::default();
     let mut i = 0;
     loop {
         let rest = key.get(i..).unwrap_or_default();
+        // Fast path for the commonest variable segment: digits up to a separator or the
+        // end are `{num}`, unless they may open a date that spans separators (a year
+        // before '-', or a compact date before 'T').
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        let date_start = match (digits, rest.get(digits)) {
+            (4, Some(b'-')) => true,
+            (8, Some(b'T' | b't')) => true,
+            _ => false,
+        };
+        if fast && digits > 0 && !date_start && at_boundary(rest, digits, seps) {
+            out.extend_from_slice(NUM);
+            i += digits;
+            match key.get(i) {
+                Some(&sep) => {
+                    out.push(sep);
+                    i += 1;
+                    continue;
+                }
+                None => return,
+            }
+        }
         let spanned = match rest.first() {
             Some(b'{') => close.tag_len(key, i, seps).map(|n| (n, TAG)),
             Some(b) if b.is_ascii_digit() => date_len(rest, seps).map(|n| (n, DATE)),
@@ -843,6 +870,38 @@ mod tests {
             // Separators are copied or swallowed by a spanning match, never invented.
             let count = |s: &[u8]| s.iter().filter(|&&c| c == b':').count();
             proptest::prop_assert!(count(&a) <= count(&key));
+        }
+    }
+
+    #[test]
+    fn infer_pattern_digit_shortcut_changes_nothing() {
+        let alphabet = b"0123456789:-T/{}ab.x 2024";
+        let mut seed = 0x1234_5678_9abc_def1u64;
+        let (mut fast, mut slow) = (Vec::new(), Vec::new());
+        for seps in [":", ":-", "-/", ":T"] {
+            let seps = Separators::new(seps).unwrap();
+            for _ in 0..50_000 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let len = (seed % 24) as usize;
+                let key: Vec<u8> = (0..len)
+                    .map(|j| alphabet[((seed >> (j % 8 * 8)) as usize + j * 7) % alphabet.len()])
+                    .collect();
+                super::infer(&key, &seps, &mut fast, true);
+                super::infer(&key, &seps, &mut slow, false);
+                assert_eq!(fast, slow, "{:?}", String::from_utf8_lossy(&key));
+            }
+            for key in [
+                &b"log-2024-01-31"[..],
+                b"x:20240131T1200",
+                b"a:1234-5",
+                b"12:34:56",
+            ] {
+                super::infer(key, &seps, &mut fast, true);
+                super::infer(key, &seps, &mut slow, false);
+                assert_eq!(fast, slow, "{:?}", String::from_utf8_lossy(key));
+            }
         }
     }
 }
