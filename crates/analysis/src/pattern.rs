@@ -303,11 +303,10 @@ fn infer(key: &[u8], seps: &Separators, out: &mut Vec<u8>, fast: bool) {
         // end are `{num}`, unless they may open a date that spans separators (a year
         // before '-', or a compact date before 'T').
         let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-        let date_start = match (digits, rest.get(digits)) {
-            (4, Some(b'-')) => true,
-            (8, Some(b'T' | b't')) => true,
-            _ => false,
-        };
+        let date_start = matches!(
+            (digits, rest.get(digits)),
+            (4, Some(b'-')) | (8, Some(b'T' | b't'))
+        );
         if fast && digits > 0 && !date_start && at_boundary(rest, digits, seps) {
             out.extend_from_slice(NUM);
             i += digits;
