@@ -244,7 +244,7 @@ pub fn summary(r: &Report, top: usize, color: bool) -> String {
     o.heading("Snapshot");
     for s in &r.snapshot {
         o.line(&format!(
-            "  {}: {} RDB {} {} {}, model {} ({}), ctime {}",
+            "  {}: {} RDB {} {} {}, model {} ({})",
             s.file,
             s.magic,
             s.rdb_version.map_or_else(|| "?".into(), |v| v.to_string()),
@@ -252,15 +252,19 @@ pub fn summary(r: &Report, top: usize, color: bool) -> String {
             s.server_version.as_deref().unwrap_or(""),
             s.model.as_deref().unwrap_or("none"),
             s.allocator.as_deref().unwrap_or("-"),
+        ));
+        let mut extra = Vec::new();
+        // The snapshot time on the second line: the first may already be long (paths).
+        extra.push(format!(
+            "ctime {}",
             s.ctime.map_or_else(
-                || "?".into(),
+                || "unknown".into(),
                 |c| {
                     let t = crate::keys::iso_utc(c.saturating_mul(1000));
                     format!("{}Z", t.get(..19).unwrap_or(&t))
                 }
-            ),
+            )
         ));
-        let mut extra = Vec::new();
         if let Some(u) = s.used_mem {
             extra.push(format!("used-mem {}", bytes(u)));
         }
