@@ -2,9 +2,12 @@
 //!
 //! Redis and Valkey internals and aggregation over [`rdbscope_parser`] records: input
 //! drivers (in-memory and streamed), the snapshot inventory `verify` prints, Redis's LZF
-//! compressor ([`lzf`]), the memory model, and the building blocks of `analyze`: key
-//! prefixes and inferred patterns ([`pattern`]), a capped deterministic table of rows
-//! ([`capped`]) and a mergeable top-N ([`topk`]). Nothing here knows about terminals.
+//! compressor ([`lzf`]), the memory model per server line ([`model`]) and the predicted
+//! `used_memory` ([`used_memory`]), and `analyze`: key prefixes and inferred patterns
+//! ([`pattern`]), a capped deterministic table of rows ([`capped`]), a mergeable top-N
+//! ([`topk`]), the mergeable per-key aggregate ([`aggregate`]), the parallel pipeline
+//! ([`pipeline`]), the report and its findings ([`report`], [`findings`]). Nothing here
+//! knows about terminals.
 
 pub mod aggregate;
 pub mod alloc;
