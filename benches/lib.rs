@@ -62,3 +62,24 @@ pub fn generated_dump(target_bytes: usize) -> Vec<u8> {
     }
     rdb.finish()
 }
+
+/// The inputs of the whole-file benches: the corpus's Redis 8.0-m01 dump when
+/// `../shared` is beside the repository, and a generated dump of `RDBSCOPE_BENCH_MB`
+/// megabytes (default 100).
+pub fn inputs() -> Vec<(String, Vec<u8>)> {
+    let mut v = Vec::new();
+    let corpus = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/corpus/redis-8.0-m01/dump.rdb"
+    );
+    match std::fs::read(corpus) {
+        Ok(d) => v.push(("corpus-8.0-m01".to_string(), d)),
+        Err(_) => eprintln!("skipping the corpus input: {corpus} not found"),
+    }
+    let mb: usize = std::env::var("RDBSCOPE_BENCH_MB")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100);
+    v.push((format!("generated-{mb}MB"), generated_dump(mb << 20)));
+    v
+}

@@ -30,29 +30,8 @@ fn decode(data: &[u8]) -> u64 {
     elements
 }
 
-fn inputs() -> Vec<(String, Vec<u8>)> {
-    let mut v = Vec::new();
-    let corpus = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/corpus/redis-8.0-m01/dump.rdb"
-    );
-    match std::fs::read(corpus) {
-        Ok(d) => v.push(("corpus-8.0-m01".to_string(), d)),
-        Err(_) => eprintln!("skipping the corpus input: {corpus} not found"),
-    }
-    let mb: usize = std::env::var("RDBSCOPE_BENCH_MB")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(100);
-    v.push((
-        format!("generated-{mb}MB"),
-        rdbscope_benches::generated_dump(mb << 20),
-    ));
-    v
-}
-
 fn bench(c: &mut Criterion) {
-    for (name, data) in inputs() {
+    for (name, data) in rdbscope_benches::inputs() {
         let keys = frame(&data);
         eprintln!("{name}: {} bytes, {keys} keys", data.len());
         let mut g = c.benchmark_group(format!("parse/{name}"));

@@ -30,34 +30,13 @@ fn analyze(data: &[u8], pool: &rayon::ThreadPool) -> u64 {
     report.totals.memory
 }
 
-fn inputs() -> Vec<(String, Vec<u8>)> {
-    let mut v = Vec::new();
-    let corpus = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/corpus/redis-8.0-m01/dump.rdb"
-    );
-    match std::fs::read(corpus) {
-        Ok(d) => v.push(("corpus-8.0-m01".to_string(), d)),
-        Err(_) => eprintln!("skipping the corpus input: {corpus} not found"),
-    }
-    let mb: usize = std::env::var("RDBSCOPE_BENCH_MB")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(100);
-    v.push((
-        format!("generated-{mb}MB"),
-        rdbscope_benches::generated_dump(mb << 20),
-    ));
-    v
-}
-
 fn bench(c: &mut Criterion) {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut counts = vec![1];
     if cores > 1 {
         counts.push(cores);
     }
-    for (name, data) in inputs() {
+    for (name, data) in rdbscope_benches::inputs() {
         let mut g = c.benchmark_group(format!("pipeline/{name}"));
         g.sample_size(10);
         g.throughput(Throughput::Bytes(data.len() as u64));

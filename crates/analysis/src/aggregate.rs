@@ -16,16 +16,8 @@ use rdbscope_parser::{DataType, Element, KeyRecord, Scratch};
 use std::cmp::{Ordering, Reverse};
 use std::collections::BTreeMap;
 
-/// The logical types, in report order.
-pub const TYPES: [DataType; 7] = [
-    DataType::String,
-    DataType::List,
-    DataType::Set,
-    DataType::Zset,
-    DataType::Hash,
-    DataType::Stream,
-    DataType::Module,
-];
+/// The logical types, in report order (the parser's fixed order).
+pub const TYPES: [DataType; 7] = DataType::ALL;
 
 /// Index of a type in [`TYPES`].
 pub fn type_index(t: DataType) -> usize {

@@ -2,23 +2,7 @@
 //! and the next step of the usual Redis memory runbook.
 
 use crate::aggregate::{Limits, Stats};
-use crate::report::{Finding, Report, ReportOptions, Severity};
-
-/// Human-readable bytes (binary units).
-fn mb(b: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
+use crate::report::{human_bytes as mb, Finding, Report, ReportOptions, Severity};
 
 /// Evaluates every rule; findings come most severe first, then by rule order.
 pub fn evaluate(

@@ -167,12 +167,7 @@ impl<'a> Iterator for Framer<'a, '_> {
                 }
                 Some(Ok(Record::Key(k))) => {
                     if self.scope.is_none() {
-                        self.scope = Some(FileScope {
-                            file: self.file,
-                            model: self.ctx.model(&self.job.choice),
-                            ctime_ms: self.ctx.ctime_s().map(|s| s.saturating_mul(1000)),
-                            expired_cutoff_ms: self.ctx.expired_cutoff_ms(),
-                        });
+                        self.scope = Some(scope_for(&mut self.ctx, self.job, self.file));
                     }
                     batch.push(k);
                     if batch.len() == BATCH {
@@ -267,15 +262,7 @@ pub fn analyze_slice(data: &[u8], file: u32, job: &Job<'_>, release: &dyn Releas
         return sequential_slice(data, file, job);
     };
     if let Some((offset, stored, end)) = fr.1 {
-        fr.0.summary.rdb_bytes = end;
-        fr.0.summary.trailing_bytes = (data.len() as u64).saturating_sub(end);
-        fr.0.summary.trailing_head = data
-            .get(end as usize..)
-            .unwrap_or(&[])
-            .iter()
-            .take(16)
-            .copied()
-            .collect();
+        fr.0.summary.set_end(data, end);
         match stored {
             Some(0) => fr.0.summary.checksum_disabled = true,
             Some(s) if job.checksum => {

@@ -24,6 +24,20 @@ pub struct InputSummary {
 }
 
 impl InputSummary {
+    /// Records where the RDB part of `data` ends (after the checksum trailer) and what
+    /// follows it.
+    pub fn set_end(&mut self, data: &[u8], end: u64) {
+        self.rdb_bytes = end;
+        self.trailing_bytes = (data.len() as u64).saturating_sub(end);
+        self.trailing_head = data
+            .get(end as usize..)
+            .unwrap_or(&[])
+            .iter()
+            .take(16)
+            .copied()
+            .collect();
+    }
+
     /// The checksum mismatch, if any: (stored, computed).
     pub fn checksum_mismatch(&self) -> Option<(u64, u64)> {
         self.checksum.filter(|(s, c)| s != c)
@@ -92,15 +106,7 @@ pub fn drive_slice<E>(
             end,
         } = rec
         {
-            summary.rdb_bytes = end;
-            summary.trailing_bytes = data.len() as u64 - end;
-            summary.trailing_head = data
-                .get(end as usize..)
-                .unwrap_or(&[])
-                .iter()
-                .take(16)
-                .copied()
-                .collect();
+            summary.set_end(data, end);
             match stored_checksum {
                 Some(0) => summary.checksum_disabled = true,
                 Some(s) if opts.checksum => {

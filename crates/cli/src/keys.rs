@@ -237,7 +237,8 @@ struct Row<'a> {
     freq: Option<u8>,
 }
 
-fn opt<T: ToString>(v: Option<T>) -> String {
+/// An optional value as a CSV cell (empty when absent).
+pub(crate) fn opt<T: ToString>(v: Option<T>) -> String {
     v.map_or_else(String::new, |x| x.to_string())
 }
 

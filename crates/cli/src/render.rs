@@ -1,26 +1,12 @@
 //! The terminal summary of `analyze`: fits 100 columns, colour only when asked.
 
-use rdbscope_analysis::report::{Bucket, KeyOut, Report, Row, Severity, Share, Table};
+use rdbscope_analysis::report::{
+    human_bytes as bytes, Bucket, KeyOut, Report, Row, Severity, Share, Table,
+};
 use std::fmt::Write;
 
 /// Width the summary fits in.
 pub const WIDTH: usize = 100;
-
-/// Human-readable bytes (binary units).
-pub fn bytes(b: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
 
 fn count(n: u64) -> String {
     let s = n.to_string();

@@ -1,12 +1,9 @@
 //! `analyze --csv-dir`: each table of the report as an RFC 4180 CSV file with a header.
 
+use crate::keys::opt;
 use anyhow::{Context, Result};
 use rdbscope_analysis::report::{Bucket, KeyOut, Report, Row, Share, Table};
 use std::path::Path;
-
-fn opt<T: ToString>(v: Option<T>) -> String {
-    v.map_or_else(String::new, |x| x.to_string())
-}
 
 fn writer(dir: &Path, name: &str) -> Result<csv::Writer<std::fs::File>> {
     let p = dir.join(name);
