@@ -62,6 +62,10 @@ pub struct AggregateConfig {
     pub row_cap: usize,
     /// Counted thresholds.
     pub limits: Limits,
+    /// Decode and validate every element of listpacks, ziplists and intsets the loader
+    /// keeps (as `sanitize-dump-payload yes` would), instead of sizing them from their
+    /// headers with the checks a default server makes on load.
+    pub deep: bool,
 }
 
 impl Default for AggregateConfig {
@@ -72,6 +76,7 @@ impl Default for AggregateConfig {
             top: 20,
             row_cap: 10_000,
             limits: Limits::default(),
+            deep: false,
         }
     }
 }
@@ -553,7 +558,11 @@ impl Aggregate {
             return;
         }
         let (est, error): (Option<KeyEstimate>, Option<String>) = match scope.model {
-            Some(m) => match m.estimate(k, scratch) {
+            Some(m) => match if self.config.deep {
+                m.estimate(k, scratch)
+            } else {
+                m.estimate_memory(k, scratch)
+            } {
                 Ok(e) => (Some(e), None),
                 Err(e) => (None, Some(e.to_string())),
             },

@@ -223,11 +223,14 @@ pub fn evaluate(
             "value-anomalies",
             Severity::Warning,
             format!("{} values could not be read", r.anomalies.count),
-            r.anomalies
-                .first
-                .first()
-                .map_or_else(String::new, |a| format!("first at offset {}: {}", a.offset, a.error)),
-            "their memory is not counted; the rest of the file was read: check the dump's integrity",
+            r.anomalies.first.first().map_or_else(String::new, |a| {
+                format!("first at offset {}: {}", a.offset, a.error)
+            }),
+            if r.anomalies.deep {
+                "their memory is not counted; the rest of the file was read: check the dump's integrity"
+            } else {
+                "their memory is not counted; the rest of the file was read: check the dump's integrity (`rdbscope verify`, or `analyze --deep` to decode every listpack, ziplist and intset)"
+            },
         );
     }
 

@@ -7,8 +7,8 @@
 
 use crate::alloc::Allocator;
 use rdbscope_parser::{
-    blob::Scalar, Element, KeyRecord, NodeContainer, RdbStr, Result, Scratch, StrEncoding,
-    ValueKind,
+    blob::Scalar, Blob, BlobKind, Element, KeyRecord, NodeContainer, QuicklistNode, RdbStr, Result,
+    Scratch, StrEncoding, ValueKind,
 };
 
 /// A server release line whose memory accounting the model reproduces.
@@ -416,7 +416,8 @@ pub struct KeyEstimate {
     pub encoding: Encoding,
     /// Elements (1 for strings).
     pub elements: u64,
-    /// Length of the largest element (strings: the length).
+    /// Length of the largest element (strings: the length); 0 from
+    /// [`Model::estimate_memory`] for blobs kept as they are.
     pub largest_element: u64,
 }
 
@@ -989,7 +990,12 @@ impl Model {
 
     /// Redis 8.4 (`kvobjAllocSize`): 16 + 8 if the key has a TTL + 1 + the key sds exactly,
     /// plus the embedded string's block or the value's tracked size.
-    fn estimate_tracked(&self, k: &KeyRecord<'_>, scratch: &mut Scratch) -> Result<KeyEstimate> {
+    fn estimate_tracked(
+        &self,
+        k: &KeyRecord<'_>,
+        scratch: &mut Scratch,
+        detail: bool,
+    ) -> Result<KeyEstimate> {
         let klen = k.key.len();
         // The expire slot exists (and is counted) when the key has a TTL, a long name, or
         // the block has 8 bytes of slack anyway (`kvobjCreate`).
@@ -1026,7 +1032,7 @@ impl Model {
                 },
             });
         }
-        let v = self.value(k, scratch)?;
+        let v = self.value(k, scratch, detail)?;
         let mut part = v.memory.saturating_sub(16);
         // Read off the 8.4.0 corpus, not yet confirmed in the 8.4 headers: `listpackEx`
         // counts 24 bytes (as in 8.2) and a quicklist 8 bytes more than its nodes.
@@ -1190,16 +1196,37 @@ impl Model {
     /// # Errors
     /// A value whose elements cannot be decoded.
     pub fn estimate(&self, k: &KeyRecord<'_>, scratch: &mut Scratch) -> Result<KeyEstimate> {
+        self.estimate_with(k, scratch, true)
+    }
+
+    /// Estimates one key like [`Model::estimate`], but leaves `largest_element` at 0 for
+    /// listpacks, ziplists and intsets the loader keeps as they are: their size and element
+    /// count come from the blob's header, so the blob is neither decompressed nor walked.
+    /// Every other field is the same as [`Model::estimate`]'s.
+    ///
+    /// # Errors
+    /// A value whose elements cannot be decoded, or a blob header that contradicts its
+    /// length.
+    pub fn estimate_memory(&self, k: &KeyRecord<'_>, scratch: &mut Scratch) -> Result<KeyEstimate> {
+        self.estimate_with(k, scratch, false)
+    }
+
+    fn estimate_with(
+        &self,
+        k: &KeyRecord<'_>,
+        scratch: &mut Scratch,
+        detail: bool,
+    ) -> Result<KeyEstimate> {
         if matches!(
             self.line,
             ServerLine::Redis82 | ServerLine::Valkey81 | ServerLine::Valkey90
         ) {
-            return self.estimate_kvobj(k, scratch);
+            return self.estimate_kvobj(k, scratch, detail);
         }
         if matches!(self.line, ServerLine::Redis84 | ServerLine::Redis86) {
-            return self.estimate_tracked(k, scratch);
+            return self.estimate_tracked(k, scratch, detail);
         }
-        let value = self.value(k, scratch)?;
+        let value = self.value(k, scratch, detail)?;
         Ok(KeyEstimate {
             memory: value.memory + self.key_part(k.key.len()),
             ..value
@@ -1209,7 +1236,12 @@ impl Model {
     /// Redis 8.2 (`kvobjComputeSize`): `zmalloc_size` of the kvobj block (robj, optional
     /// expire slot, key header byte, key sds, embedded short string) plus the value's
     /// out-of-line part (the 8.0 formula without its robj).
-    fn estimate_kvobj(&self, k: &KeyRecord<'_>, scratch: &mut Scratch) -> Result<KeyEstimate> {
+    fn estimate_kvobj(
+        &self,
+        k: &KeyRecord<'_>,
+        scratch: &mut Scratch,
+        detail: bool,
+    ) -> Result<KeyEstimate> {
         let klen = k.key.len();
         let mut base = 16 + 1 + self.hdr(klen) + klen + 1;
         if k.expire_ms.is_some() || klen >= 128 {
@@ -1236,7 +1268,7 @@ impl Model {
                 },
             });
         }
-        let v = self.value(k, scratch)?;
+        let v = self.value(k, scratch, detail)?;
         let mut part = v.memory.saturating_sub(16);
         // Struct sizes that changed in 8.2, read off the 8.2.3 corpus (not yet confirmed in
         // the 8.2 headers): `listpackEx` 24 bytes instead of 32, `stream` 112 instead of 80.
@@ -1281,7 +1313,7 @@ impl Model {
         })
     }
 
-    fn value(&self, k: &KeyRecord<'_>, scratch: &mut Scratch) -> Result<KeyEstimate> {
+    fn value(&self, k: &KeyRecord<'_>, scratch: &mut Scratch, detail: bool) -> Result<KeyEstimate> {
         use ValueKind::*;
         let v = &k.value;
         let t = &self.thresholds;
@@ -1299,35 +1331,39 @@ impl Model {
                     ZsetZiplist => (t.zset_entries, 2, Encoding::Ziplist),
                     _ => (t.set_intset_entries, 1, Encoding::Intset),
                 };
-                let (n, largest) = self.count_and_largest(k, scratch)?;
-                if n / per > limit {
+                let (n, largest) = self.count_and_largest(k, scratch, per, detail)?;
+                if n > limit {
                     return self.rebuild(k, scratch);
                 }
                 let blob = v.blob().map_or(0, |b| b.data.len());
                 Ok(KeyEstimate {
                     memory: 16 + blob,
                     encoding: enc,
-                    elements: n / per,
+                    elements: n,
                     largest_element: largest,
                 })
             }
-            ListQuicklist | ListQuicklist2 | List | ListZiplist => self.list(k, scratch),
+            ListQuicklist | ListQuicklist2 | List | ListZiplist => self.list(k, scratch, detail),
             HashListpack | ZsetListpack | SetListpack | SetIntset => {
-                let (entries, max_value, per, enc) = match v.kind() {
-                    HashListpack => (t.hash_entries, t.hash_value, 2, Encoding::Listpack),
-                    ZsetListpack => (t.zset_entries, t.zset_value, 2, Encoding::Listpack),
-                    SetListpack => (t.set_entries, t.set_value, 1, Encoding::Listpack),
-                    _ => (t.set_intset_entries, u64::MAX, 1, Encoding::Intset),
+                // The loader checks only the entry count of a listpack or intset it keeps
+                // (`rdbLoadObject`, Redis 7.0-8.0 and Valkey 7.2-8.1 alike), not the element
+                // lengths: a long element that a smaller `*-max-listpack-value` would refuse
+                // on write stays in the listpack on load.
+                let (entries, per, enc) = match v.kind() {
+                    HashListpack => (t.hash_entries, 2, Encoding::Listpack),
+                    ZsetListpack => (t.zset_entries, 2, Encoding::Listpack),
+                    SetListpack => (t.set_entries, 1, Encoding::Listpack),
+                    _ => (t.set_intset_entries, 1, Encoding::Intset),
                 };
                 let blob = v.blob().map_or(0, |b| b.data.len());
-                let (n, largest) = self.count_and_largest(k, scratch)?;
-                if n / per > entries || largest > max_value {
+                let (n, largest) = self.count_and_largest(k, scratch, per, detail)?;
+                if n > entries {
                     return self.rebuild(k, scratch);
                 }
                 Ok(KeyEstimate {
                     memory: 16 + self.blob(blob),
                     encoding: enc,
-                    elements: n / per,
+                    elements: n,
                     largest_element: largest,
                 })
             }
@@ -1335,7 +1371,18 @@ impl Model {
         }
     }
 
-    fn count_and_largest(&self, k: &KeyRecord<'_>, scratch: &mut Scratch) -> Result<(u64, u64)> {
+    /// Records (elements of `per` scalars) of a blob value and, with `detail`, the length
+    /// of its largest scalar (else 0: the count then comes from the header alone).
+    fn count_and_largest(
+        &self,
+        k: &KeyRecord<'_>,
+        scratch: &mut Scratch,
+        per: u64,
+        detail: bool,
+    ) -> Result<(u64, u64)> {
+        if !detail {
+            return Ok((k.value.element_count(scratch)?, 0));
+        }
         let (mut n, mut largest) = (0u64, 0u64);
         k.value.for_each_element(scratch, |e| {
             let l = match e {
@@ -1348,10 +1395,10 @@ impl Model {
             };
             largest = largest.max(l);
         })?;
-        Ok((n, largest))
+        Ok((n / per, largest))
     }
 
-    fn list(&self, k: &KeyRecord<'_>, scratch: &mut Scratch) -> Result<KeyEstimate> {
+    fn list(&self, k: &KeyRecord<'_>, scratch: &mut Scratch, detail: bool) -> Result<KeyEstimate> {
         // The node table is reused across keys (no allocation per list key).
         thread_local! {
             static NODES: std::cell::Cell<Vec<ListNode>> = const { std::cell::Cell::new(Vec::new()) };
@@ -1359,7 +1406,7 @@ impl Model {
         NODES.with(|cell| {
             let mut nodes = cell.take();
             nodes.clear();
-            let r = self.list_into(k, scratch, &mut nodes);
+            let r = self.list_into(k, scratch, &mut nodes, detail);
             cell.set(nodes);
             r
         })
@@ -1370,6 +1417,7 @@ impl Model {
         k: &KeyRecord<'_>,
         scratch: &mut Scratch,
         nodes: &mut Vec<ListNode>,
+        detail: bool,
     ) -> Result<KeyEstimate> {
         // Node sizes: PACKED nodes keep the file's listpack (`quicklistAppendListpack`);
         // ziplist nodes and old list types are rebuilt as listpacks by appending.
@@ -1383,24 +1431,32 @@ impl Model {
                             largest = largest.max(node.data.len());
                             nodes.push((true, node.data.len(), 1, None));
                         }
+                        _ if !detail => {
+                            // The node's size and count come from the listpack header.
+                            let blob = Blob {
+                                kind: BlobKind::Listpack,
+                                data: node.data,
+                            };
+                            let count = match blob.header_count(scratch.buf())? {
+                                Some(n) => n,
+                                None => {
+                                    let bytes = node.data.bytes(scratch.buf())?;
+                                    rdbscope_parser::blob::listpack::for_each(bytes, |_| {})
+                                        .map_err(|e| node_err(&node, e))?
+                                }
+                            };
+                            if count > 0 {
+                                nodes.push((false, node.data.len(), count, None));
+                            }
+                        }
                         _ => {
                             let mut count = 0u64;
-                            let mut buf = Vec::new();
-                            let bytes = node.data.bytes(&mut buf)?;
+                            let bytes = node.data.bytes(scratch.buf())?;
                             rdbscope_parser::blob::listpack::for_each(bytes, |s| {
                                 count += 1;
                                 largest = largest.max(s.len());
                             })
-                            .map_err(|e| {
-                                rdbscope_parser::Error::new(
-                                    node.data.offset(),
-                                    rdbscope_parser::ErrorKind::Blob {
-                                        blob: e.blob,
-                                        at: e.at,
-                                        reason: e.reason,
-                                    },
-                                )
-                            })?;
+                            .map_err(|e| node_err(&node, e))?;
                             if count > 0 {
                                 nodes.push((false, node.data.len(), count, None));
                             }
@@ -2168,6 +2224,21 @@ impl DictSim {
     fn slots(&self) -> u64 {
         self.size0 + self.rehash.map_or(0, |r| r.0)
     }
+}
+
+/// A node's blob error, placed at the node's string.
+fn node_err(
+    node: &QuicklistNode<'_>,
+    e: rdbscope_parser::blob::BlobError,
+) -> rdbscope_parser::Error {
+    rdbscope_parser::Error::new(
+        node.data.offset(),
+        rdbscope_parser::ErrorKind::Blob {
+            blob: e.blob,
+            at: e.at,
+            reason: e.reason,
+        },
+    )
 }
 
 /// The size `__quicklistCompressNode` keeps for a node, if it compresses it.

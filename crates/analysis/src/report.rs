@@ -548,6 +548,11 @@ pub struct Streams {
 /// The anomalies section.
 #[derive(Debug, Clone, Serialize)]
 pub struct Anomalies {
+    /// Whether every element of kept listpacks, ziplists and intsets was decoded and
+    /// validated (`--deep`). Otherwise they were checked only as a default server checks
+    /// them on load (header size against length, end byte), so damage inside them is not
+    /// seen here.
+    pub deep: bool,
     /// Values whose contents could not be read.
     pub count: u64,
     /// The first ones.
@@ -1051,6 +1056,7 @@ pub fn build(mut files: Vec<NamedResult>, opts: &ReportOptions) -> Report {
             .collect(),
     };
     let anomalies = Anomalies {
+        deep: cfg.deep,
         count: agg.anomalies,
         first: agg
             .anomaly_list

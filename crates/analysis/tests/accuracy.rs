@@ -78,6 +78,15 @@ fn judge(dump: &[u8], truth: &Path, model: &Model) -> BTreeMap<String, Stat> {
             continue;
         };
         let est = model.estimate(&k, &mut scratch).unwrap();
+        // The header-only estimate `analyze` uses must agree on everything but the
+        // largest element.
+        let brief = model.estimate_memory(&k, &mut scratch).unwrap();
+        assert_eq!(
+            (brief.memory, brief.encoding, brief.elements),
+            (est.memory, est.encoding, est.elements),
+            "estimate_memory differs from estimate at offset {}",
+            k.offset
+        );
         let truth_mem = t["memory_usage"].as_u64().unwrap();
         let mut te = format!(
             "{}/{}",

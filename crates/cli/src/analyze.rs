@@ -40,6 +40,12 @@ pub struct Args {
     /// (bounds memory).
     #[arg(long, default_value_t = 10_000)]
     row_cap: usize,
+    /// Decode and validate every element of the listpacks, ziplists and intsets the loader
+    /// keeps, as `sanitize-dump-payload yes` would, and report damage inside them as
+    /// anomalies. By default they are sized from their headers and checked as a default
+    /// server checks them on load (header size, end byte); the estimates are the same.
+    #[arg(long)]
+    deep: bool,
     /// Worker threads (default: all cores). The report is the same for any count.
     #[arg(long)]
     threads: Option<usize>,
@@ -204,6 +210,7 @@ pub fn run(args: &Args) -> Result<Exit> {
             top: args.top,
             row_cap: args.row_cap,
             limits,
+            deep: args.deep,
         },
         choice,
         filter: &filter,

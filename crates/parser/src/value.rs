@@ -40,6 +40,83 @@ pub struct Blob<'a> {
     pub data: RdbStr<'a>,
 }
 
+impl Blob<'_> {
+    /// The scalar count a blob's header declares, after checking the header's size field
+    /// against the blob's length (what the loader's shallow validation checks); `None` where
+    /// the header does not know the count (listpacks and ziplists of 65535 or more entries,
+    /// zipmaps). Only the header is decompressed (into `buf`).
+    ///
+    /// # Errors
+    /// A header that is short, of an unknown intset width, or whose size field differs
+    /// from the blob's length; a corrupt LZF stream.
+    pub fn header_count(&self, buf: &mut Vec<u8>) -> Result<Option<u64>> {
+        let b = self;
+        let len = b.data.len();
+        let hdr = b.data.prefix(10, buf)?;
+        // A kept listpack or ziplist must end in its 0xFF end byte, as the loader's
+        // shallow check requires; LZF-compressed blobs are not decompressed for it.
+        let ends = |blob| match b.data.as_raw() {
+            Some(raw) if raw.last() != Some(&0xFF) => Err(Error::new(
+                b.data.offset(),
+                ErrorKind::Blob {
+                    blob,
+                    at: len.saturating_sub(1),
+                    reason: "missing end byte",
+                },
+            )),
+            _ => Ok(()),
+        };
+        let checked = |total: u64, n: Option<u64>, why| {
+            if total == len {
+                Ok(n)
+            } else {
+                Err(Error::new(
+                    b.data.offset(),
+                    ErrorKind::Blob {
+                        blob: why,
+                        at: 0,
+                        reason: "header size differs from the blob length",
+                    },
+                ))
+            }
+        };
+        let short = |blob, reason| {
+            Error::new(
+                b.data.offset(),
+                ErrorKind::Blob {
+                    blob,
+                    at: 0,
+                    reason,
+                },
+            )
+        };
+        match b.kind {
+            BlobKind::Listpack => {
+                let (total, n) = listpack::header(hdr).map_err(|e| short(e.blob, e.reason))?;
+                ends("listpack")?;
+                checked(u64::from(total), n.map(u64::from), "listpack")
+            }
+            BlobKind::Ziplist => {
+                let (total, n) = ziplist::header(hdr).map_err(|e| short(e.blob, e.reason))?;
+                ends("ziplist")?;
+                checked(u64::from(total), n.map(u64::from), "ziplist")
+            }
+            BlobKind::Intset => {
+                let (enc, n) = intset::header(hdr).map_err(|e| short(e.blob, e.reason))?;
+                if !matches!(enc, 2 | 4 | 8) {
+                    return Err(short("intset", "encoding is not 2, 4 or 8"));
+                }
+                checked(
+                    8 + u64::from(n) * u64::from(enc),
+                    Some(u64::from(n)),
+                    "intset",
+                )
+            }
+            BlobKind::Zipmap => Ok(None),
+        }
+    }
+}
+
 /// A quicklist node as stored.
 #[derive(Debug, Clone, Copy)]
 pub struct QuicklistNode<'a> {
@@ -93,6 +170,12 @@ impl Scratch {
     /// Empty buffers.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A buffer for a caller's own decoding between calls that take this `Scratch` (its
+    /// contents are overwritten by the next such call).
+    pub fn buf(&mut self) -> &mut Vec<u8> {
+        &mut self.blob
     }
 }
 
@@ -375,18 +458,15 @@ impl<'a> Value<'a> {
                         HashListpackEx | HashListpackExPreGa => 3,
                         _ => 1,
                     };
-                    let hdr = b.data.prefix(10, &mut scratch.blob)?;
-                    let n = match b.kind {
-                        BlobKind::Listpack => {
-                            listpack::header(hdr).ok().and_then(|h| h.1).map(u64::from)
+                    if let Some(n) = b.header_count(&mut scratch.blob)? {
+                        if n % per != 0 {
+                            return Err(Error::new(
+                                b.data.offset(),
+                                ErrorKind::Invalid(
+                                    "blob element count is not a multiple of the record arity",
+                                ),
+                            ));
                         }
-                        BlobKind::Ziplist => {
-                            ziplist::header(hdr).ok().and_then(|h| h.1).map(u64::from)
-                        }
-                        BlobKind::Intset => intset::header(hdr).ok().map(|h| u64::from(h.1)),
-                        BlobKind::Zipmap => None,
-                    };
-                    if let Some(n) = n {
                         return Ok(n / per);
                     }
                 }
