@@ -426,7 +426,7 @@ struct Pending {
 impl Pending {
     /// Adds `f` to the row `key` of `table`, through the pending row.
     fn add(&mut self, table: &mut CappedTable<RowTotals>, key: &[u8], f: &Facts) {
-        if !(self.live && self.key == key) {
+        if !(self.live && same_bytes(&self.key, key)) {
             self.flush(table);
             self.key.clear();
             self.key.extend_from_slice(key);
@@ -443,6 +443,26 @@ impl Pending {
             self.live = false;
         }
     }
+}
+
+/// Byte equality for the short keys of pending rows, inlined: most comparisons are
+/// prefixes and patterns of a few bytes, where calling `memcmp` costs more than comparing.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut ca = a.chunks_exact(8);
+    let mut cb = b.chunks_exact(8);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        if x != y {
+            return false;
+        }
+    }
+    ca.remainder()
+        .iter()
+        .zip(cb.remainder())
+        .all(|(x, y)| x == y)
 }
 
 /// Scratch buffers reused across keys (no per-key allocation).
@@ -464,6 +484,26 @@ pub struct FileScope {
     pub ctime_ms: Option<i64>,
     /// Keys expiring before this had expired at snapshot time.
     pub expired_cutoff_ms: Option<i64>,
+    /// The loading server of `model`, built once rather than per key.
+    server: Option<LoadingServer>,
+}
+
+impl FileScope {
+    /// The scope of file `file` sized with `model`.
+    pub fn new(
+        file: u32,
+        model: Option<Model>,
+        ctime_ms: Option<i64>,
+        expired_cutoff_ms: Option<i64>,
+    ) -> Self {
+        FileScope {
+            file,
+            model,
+            ctime_ms,
+            expired_cutoff_ms,
+            server: model.map(LoadingServer::new),
+        }
+    }
 }
 
 impl Aggregate {
@@ -688,13 +728,12 @@ impl Aggregate {
             self.anomaly_list.push(a);
         }
         // used_memory: keys the loader drops do not count; their memory is reported apart.
-        if let (Some(m), Some(e)) = (scope.model, est) {
-            let server = LoadingServer::new(m);
+        if let (Some(server), Some(e)) = (&scope.server, est) {
             if server.drops_at_load(k) {
                 self.dropped_at_load.add(memory);
             } else {
                 self.key_overhead += server.key_overhead(k.expire_ms.is_some());
-                let _ = self.used.add_key(&server, k, &e, scratch);
+                let _ = self.used.add_key(server, k, &e, scratch);
             }
         }
     }

@@ -205,12 +205,12 @@ impl<'a> Iterator for Framer<'a, '_> {
 }
 
 fn scope_for(ctx: &mut FileContext, job: &Job<'_>, file: u32) -> FileScope {
-    FileScope {
+    FileScope::new(
         file,
-        model: ctx.model(&job.choice),
-        ctime_ms: ctx.ctime_s().map(|s| s.saturating_mul(1000)),
-        expired_cutoff_ms: ctx.expired_cutoff_ms(),
-    }
+        ctx.model(&job.choice),
+        ctx.ctime_s().map(|s| s.saturating_mul(1000)),
+        ctx.expired_cutoff_ms(),
+    )
 }
 
 /// Adds a key if it passes the filter.
