@@ -4,15 +4,17 @@
 //!
 //! Runs inside the caller's rayon pool (`ThreadPool::install`): one thread or many give the
 //! same aggregate, because every merge is exact and order-free. Inputs that are not a
-//! borrowable slice (standard input, decompressed streams) and Dragonfly files (whose
-//! compressed blobs expand into owned buffers) take the sequential path with the same
-//! per-key code.
+//! borrowable slice (standard input, decompressed streams, `--no-mmap`) are read ahead on
+//! their own thread in bounded chunks and framed one bounded window at a time; each
+//! window's keys are shared out among the same workers ([`analyze_reader`]). Dragonfly
+//! files (whose compressed blobs expand into owned buffers) take the sequential path with
+//! the same per-key code.
 
 use crate::aggregate::{Aggregate, AggregateConfig, FileScope, Work};
 use crate::context::{FileContext, ModelChoice};
 use crate::filter::KeyFilter;
 use crate::inventory::Inventory;
-use crate::source::{drive_reader, drive_slice, DriveError, DriveOptions, InputSummary};
+use crate::source::{drive_reader_windows, drive_slice, DriveError, DriveOptions, InputSummary};
 use crate::used_memory::UsedMemory;
 use rayon::iter::{ParallelBridge, ParallelIterator};
 use rdbscope_parser::{Error, Header, KeyRecord, Record, Records};
@@ -405,23 +407,62 @@ impl<'j> Sequential<'j> {
     fn record(&mut self, header: Option<&Header>, rec: &Record<'_>) {
         let ctx = self.ctx.get_or_insert_with(|| FileContext::new(header));
         match rec {
-            Record::Key(k) => {
-                let scope = *self
-                    .scope
-                    .get_or_insert_with(|| scope_for(ctx, self.job, self.file));
-                add(&mut self.agg, &scope, self.job.filter, k, &mut self.work);
-                let pos = k.offset + k.size;
-                if pos > self.last + (1 << 20) {
-                    self.job.progress.advance(pos - self.last);
-                    self.last = pos;
-                }
-            }
+            Record::Key(k) => self.key(header, k),
             other => {
                 ctx.observe(other);
                 self.inventory.observe(other);
                 self.agg.used.observe(other);
             }
         }
+    }
+
+    /// The scope of this file's keys, fixed by the records before the first key.
+    fn scope(&mut self, header: Option<&Header>) -> FileScope {
+        let ctx = self.ctx.get_or_insert_with(|| FileContext::new(header));
+        *self
+            .scope
+            .get_or_insert_with(|| scope_for(ctx, self.job, self.file))
+    }
+
+    /// Moves the progress report to `pos`, in steps of at least 1 MiB.
+    fn progress_to(&mut self, pos: u64) {
+        if pos > self.last + (1 << 20) {
+            self.job.progress.advance(pos - self.last);
+            self.last = pos;
+        }
+    }
+
+    fn key(&mut self, header: Option<&Header>, k: &KeyRecord<'_>) {
+        let scope = self.scope(header);
+        add(&mut self.agg, &scope, self.job.filter, k, &mut self.work);
+        self.progress_to(k.offset + k.size);
+    }
+
+    /// Takes one window of records: the others in order on this thread, the keys shared
+    /// out among `workers` (or added here when there are few).
+    fn window(&mut self, header: Option<&Header>, recs: &[Record<'_>], workers: &Workers) {
+        let mut keys: Vec<&KeyRecord<'_>> = Vec::new();
+        let mut end = 0u64;
+        for rec in recs {
+            match rec {
+                Record::Key(k) => {
+                    // The scope is fixed at the first key, by the records before it.
+                    self.scope(header);
+                    keys.push(k);
+                    end = k.offset + k.size;
+                }
+                other => self.record(header, other),
+            }
+        }
+        if keys.len() < PARALLEL_MIN_KEYS || workers.slots.len() < 2 {
+            for k in keys {
+                self.key(header, k);
+            }
+            return;
+        }
+        let scope = self.scope(header);
+        workers.add(&scope, self.job.filter, &keys);
+        self.progress_to(end);
     }
 
     fn finish(mut self, summary: InputSummary, err: Option<DriveError<()>>) -> FileResult {
@@ -484,8 +525,91 @@ pub fn sequential_slice(data: &[u8], file: u32, job: &Job<'_>) -> FileResult {
     out
 }
 
-/// Analyses a stream (standard input, a decompressor) on the calling thread, holding one
-/// bounded window of it.
+/// Chunks the read-ahead thread reads at a time.
+const READ_AHEAD_CHUNK: usize = 1 << 20;
+
+/// Chunks that may wait between the read-ahead thread and the parse.
+const READ_AHEAD_CHUNKS: usize = 4;
+
+/// A reader whose input is read (and decompressed) on its own thread, at most
+/// 4 chunks of 1 MiB ahead of the consumer, so that reading overlaps the parse. Wrap
+/// streams handed to [`analyze_reader`] in it.
+pub struct ReadAhead {
+    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    cur: Vec<u8>,
+    pos: usize,
+    done: bool,
+}
+
+impl ReadAhead {
+    /// Starts reading `inner` on a new thread. The thread ends at the end of the input, at a
+    /// read error, or when this reader is dropped (at its next chunk).
+    pub fn spawn<R: Read + Send + 'static>(mut inner: R) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel(READ_AHEAD_CHUNKS);
+        let spawned = std::thread::Builder::new()
+            .name("rdbscope-read".into())
+            .spawn(move || loop {
+                let mut chunk = Vec::with_capacity(READ_AHEAD_CHUNK);
+                match (&mut inner)
+                    .take(READ_AHEAD_CHUNK as u64)
+                    .read_to_end(&mut chunk)
+                {
+                    Ok(0) => break,
+                    Ok(_) => {
+                        if tx.send(Ok(chunk)).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        // The bytes read before the error come first.
+                        if !chunk.is_empty() && tx.send(Ok(chunk)).is_err() {
+                            break;
+                        }
+                        let _ = tx.send(Err(e));
+                        break;
+                    }
+                }
+            });
+        let done = spawned.is_err();
+        ReadAhead {
+            rx,
+            cur: Vec::new(),
+            pos: 0,
+            done,
+        }
+    }
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos >= self.cur.len() {
+            if self.done {
+                return Ok(0);
+            }
+            match self.rx.recv() {
+                Ok(Ok(chunk)) => {
+                    self.cur = chunk;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                Err(_) => self.done = true,
+            }
+        }
+        let rest = self.cur.get(self.pos..).unwrap_or(&[]);
+        let n = rest.len().min(out.len());
+        out[..n].copy_from_slice(&rest[..n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Analyses a stream (standard input, a decompressor; best wrapped in a [`ReadAhead`])
+/// with the current rayon pool: the calling thread frames one bounded window of records
+/// at a time, and the window's keys are shared out among the workers, each adding into its
+/// own [`Aggregate`] (merged at the end, as for mapped files).
 pub fn analyze_reader<R: Read>(reader: R, file: u32, job: &Job<'_>) -> FileResult {
     let mut reader = std::io::BufReader::with_capacity(1 << 16, reader);
     let header = std::io::BufRead::fill_buf(&mut reader)
@@ -493,17 +617,164 @@ pub fn analyze_reader<R: Read>(reader: R, file: u32, job: &Job<'_>) -> FileResul
         .and_then(|b| Records::new(b).ok())
         .map(|r| r.header());
     let mut s = Sequential::new(job, file);
+    let workers = Workers::new(job, file);
     let mut summary = InputSummary::default();
-    let r = drive_reader(
+    let r = drive_reader_windows(
         reader,
         DriveOptions {
             checksum: job.checksum,
         },
         &mut summary,
-        |rec| {
-            s.record(header.as_ref(), rec);
+        |recs| {
+            s.window(header.as_ref(), recs, &workers);
             Ok::<(), ()>(())
         },
     );
+    workers.into_aggregate(&mut s.agg);
     s.finish(summary, r.err())
+}
+
+/// Keys of a window below which it is not worth waking the workers.
+const PARALLEL_MIN_KEYS: usize = 64;
+
+/// Keys a worker takes at a time from a window.
+const WINDOW_TASK: usize = 128;
+
+/// One aggregate per rayon worker, kept across windows.
+struct Workers {
+    slots: Vec<std::sync::Mutex<(Aggregate, Work)>>,
+}
+
+impl Workers {
+    fn new(job: &Job<'_>, file: u32) -> Self {
+        let n = rayon::current_num_threads().max(1);
+        Workers {
+            slots: (0..n)
+                .map(|_| std::sync::Mutex::new((Aggregate::new(job.config, file), Work::default())))
+                .collect(),
+        }
+    }
+
+    /// Adds `keys` with the pool's workers, each into its own slot.
+    fn add(&self, scope: &FileScope, filter: &KeyFilter, keys: &[&KeyRecord<'_>]) {
+        use rayon::prelude::*;
+        keys.par_chunks(WINDOW_TASK).for_each(|chunk| {
+            let i = rayon::current_thread_index().unwrap_or(0) % self.slots.len();
+            // A slot is only ever used by its own worker: the lock is uncontended. A
+            // poisoned one (a panic elsewhere) still holds consistent sums.
+            let mut slot = match self.slots[i].lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            let (agg, w) = &mut *slot;
+            for k in chunk {
+                add(agg, scope, filter, k, w);
+            }
+        });
+    }
+
+    /// Merges every slot into `agg`.
+    fn into_aggregate(self, agg: &mut Aggregate) {
+        for slot in self.slots {
+            let (mut a, _) = match slot.into_inner() {
+                Ok(s) => s,
+                Err(p) => p.into_inner(),
+            };
+            a.flush();
+            agg.merge(a);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hands out a few bytes per call, then an error if asked to.
+    struct Dribble {
+        data: Vec<u8>,
+        pos: usize,
+        fail_at_end: bool,
+    }
+
+    impl Read for Dribble {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let rest = &self.data[self.pos..];
+            if rest.is_empty() && self.fail_at_end {
+                return Err(std::io::Error::other("disk on fire"));
+            }
+            let n = rest.len().min(out.len()).min(7919);
+            out[..n].copy_from_slice(&rest[..n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+
+    fn data(n: usize) -> Vec<u8> {
+        (0..n).map(|i| (i * 31 % 251) as u8).collect()
+    }
+
+    #[test]
+    fn read_ahead_passes_every_byte_in_order() {
+        for n in [
+            0,
+            1,
+            READ_AHEAD_CHUNK - 1,
+            READ_AHEAD_CHUNK,
+            3 * READ_AHEAD_CHUNK + 5,
+        ] {
+            let d = data(n);
+            let mut r = ReadAhead::spawn(Dribble {
+                data: d.clone(),
+                pos: 0,
+                fail_at_end: false,
+            });
+            let mut got = Vec::new();
+            r.read_to_end(&mut got).unwrap();
+            assert_eq!(got, d, "{n} bytes");
+        }
+    }
+
+    #[test]
+    fn read_ahead_reports_the_read_error_after_the_bytes_before_it() {
+        let d = data(READ_AHEAD_CHUNK + 10);
+        let mut r = ReadAhead::spawn(Dribble {
+            data: d.clone(),
+            pos: 0,
+            fail_at_end: true,
+        });
+        let mut got = vec![0u8; d.len()];
+        r.read_exact(&mut got).unwrap();
+        assert_eq!(got, d);
+        let err = r.read(&mut [0u8; 16]).unwrap_err();
+        assert_eq!(err.to_string(), "disk on fire");
+    }
+
+    #[test]
+    fn read_ahead_thread_stops_when_the_reader_is_dropped() {
+        // An endless input: the thread must end once nobody reads, not fill memory.
+        struct Endless(std::sync::Arc<AtomicU64>);
+        impl Read for Endless {
+            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+                self.0.fetch_add(out.len() as u64, AtomicOrdering::Relaxed);
+                out.fill(7);
+                Ok(out.len())
+            }
+        }
+        let count = std::sync::Arc::new(AtomicU64::new(0));
+        let mut r = ReadAhead::spawn(Endless(count.clone()));
+        let mut buf = vec![0u8; 100];
+        r.read_exact(&mut buf).unwrap();
+        drop(r);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let after_drop = count.load(AtomicOrdering::Relaxed);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert_eq!(
+            count.load(AtomicOrdering::Relaxed),
+            after_drop,
+            "still reading"
+        );
+        // Bounded read-ahead: the queue, the chunk being sent and the one in hand.
+        assert!(after_drop <= ((READ_AHEAD_CHUNKS + 3) * READ_AHEAD_CHUNK) as u64);
+    }
 }

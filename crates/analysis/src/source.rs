@@ -243,10 +243,26 @@ const CHUNK: usize = 1 << 20;
 /// # Errors
 /// The first format or read error, or the callback's error.
 pub fn drive_reader<R: Read, E>(
-    mut r: R,
+    r: R,
     opts: DriveOptions,
     summary: &mut InputSummary,
     mut f: impl FnMut(&Record<'_>) -> Result<(), E>,
+) -> Result<(), DriveError<E>> {
+    drive_reader_windows(r, opts, summary, |recs| recs.iter().try_for_each(&mut f))
+}
+
+/// [`drive_reader`], handing `f` the records of each window at once, in order (so that
+/// they can be shared out among threads while the window is held). Records expanded from
+/// Dragonfly containers come one at a time. Every record parsed before an error is handed
+/// over before the error is returned.
+///
+/// # Errors
+/// The first format or read error, or the callback's error.
+pub fn drive_reader_windows<R: Read, E>(
+    mut r: R,
+    opts: DriveOptions,
+    summary: &mut InputSummary,
+    mut f: impl FnMut(&[Record<'_>]) -> Result<(), E>,
 ) -> Result<(), DriveError<E>> {
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
     let mut exhausted = false;
@@ -281,6 +297,7 @@ pub fn drive_reader<R: Read, E>(
     loop {
         let window = buf.get(start..).unwrap_or(&[]);
         let mut recs = Records::resume(window, base, state);
+        let mut batch: Vec<Record<'_>> = Vec::new();
         let mut consumed = 0usize;
         let mut need_more = false;
         let mut missing = 0u64;
@@ -324,10 +341,17 @@ pub fn drive_reader<R: Read, E>(
                         crc.update(bytes);
                     }
                     state = recs.state();
-                    if nested.expand(&rec, &mut state, &mut f)? {
+                    if matches!(
+                        rec,
+                        Record::CompressedBlob { .. } | Record::TaggedChunk { .. }
+                    ) {
+                        f(&batch).map_err(DriveError::Callback)?;
+                        batch.clear();
+                        let mut one = |r: &Record<'_>| f(std::slice::from_ref(r));
+                        nested.expand(&rec, &mut state, &mut one)?;
                         recs.set_state(state);
                     } else {
-                        f(&rec).map_err(DriveError::Callback)?;
+                        batch.push(rec);
                     }
                     consumed = (after - base) as usize;
                 }
@@ -345,9 +369,14 @@ pub fn drive_reader<R: Read, E>(
                     need_more = true;
                     break;
                 }
-                Some(Err(e)) => return Err(DriveError::Parse(e)),
+                Some(Err(e)) => {
+                    f(&batch).map_err(DriveError::Callback)?;
+                    return Err(DriveError::Parse(e));
+                }
             }
         }
+        f(&batch).map_err(DriveError::Callback)?;
+        drop(batch);
         base += consumed as u64;
         start += consumed;
         if finished {

@@ -1658,3 +1658,91 @@ fn analyze_escapes_keys_and_flags_cluster_dbs() {
         finding_ids(&r)
     );
 }
+
+/// A dump of many keys of every common encoding (several 1 MiB windows of the streaming
+/// reader, enough keys per window for the workers to share them out).
+fn many_keys_dump() -> Vec<u8> {
+    use rdbscope_testwriter::encode::string;
+    use rdbscope_testwriter::value;
+    use rdbscope_testwriter::RdbWriter;
+    let mut w = RdbWriter::redis(11);
+    w.aux("redis-ver", "7.2.4").aux("ctime", "1700000000");
+    w.select_db(0);
+    for i in 0..40_000u32 {
+        if i % 3 == 0 {
+            w.expire_ms(1_800_000_000_000 + i64::from(i) * 1000);
+        }
+        match i % 6 {
+            0 => w.key(0, format!("user:{i}:name"), &string(format!("name-{i}"))),
+            1 => w.key(
+                0,
+                format!("cache:{i:08x}"),
+                &string("x".repeat((i % 300) as usize)),
+            ),
+            2 => w.key(
+                16,
+                format!("user:{i}:settings"),
+                &value::hash_listpack((0..(i % 20 + 1)).map(|f| (format!("f{f}"), format!("{f}")))),
+            ),
+            3 => w.key(
+                11,
+                format!("tags:{i}"),
+                &value::set_intset(&(0..i64::from(i % 30 + 1)).collect::<Vec<_>>()),
+            ),
+            4 => w.key(
+                2,
+                format!("set:{}:members", i % 97),
+                &value::set((0..(i % 10 + 1)).map(|m| format!("member-{m}"))),
+            ),
+            _ => w.key(0, format!("counter:{i}"), &string(format!("{i}"))),
+        };
+    }
+    w.finish()
+}
+
+#[test]
+fn streamed_input_is_shared_among_workers_with_the_same_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let rdb = many_keys_dump();
+    assert!(rdb.len() > 2 << 20, "spans several windows: {}", rdb.len());
+    let path = dir.path().join("many.rdb");
+    std::fs::write(&path, &rdb).unwrap();
+    let lz4 = dir.path().join("many.rdb.lz4");
+    let mut enc = lz4_flex::frame::FrameEncoder::new(Vec::new());
+    std::io::Write::write_all(&mut enc, &rdb).unwrap();
+    std::fs::write(&lz4, enc.finish().unwrap()).unwrap();
+    let (mapped, code) = analyze_json(&["--threads", "1", path.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert_eq!(mapped["totals"]["keys"], 40_000);
+    let expect = without_file_names(&mapped, path.to_str().unwrap());
+    for threads in ["1", "2", "3"] {
+        let out = rdbscope()
+            .args([
+                "analyze",
+                "--quiet",
+                "--json",
+                "-",
+                "--threads",
+                threads,
+                "-",
+            ])
+            .pipe_stdin(&path)
+            .unwrap()
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "stdin, {threads} threads");
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            without_file_names(&v, "<stdin>"),
+            expect,
+            "stdin, {threads} threads"
+        );
+        let (v, code) = analyze_json(&["--threads", threads, lz4.to_str().unwrap()]);
+        assert_eq!(code, 0);
+        assert_eq!(
+            without_file_names(&v, lz4.to_str().unwrap()),
+            expect,
+            ".lz4, {threads} threads"
+        );
+    }
+}
