@@ -425,13 +425,28 @@ struct Pending {
 
 impl Pending {
     /// Adds `f` to the row `key` of `table`, through the pending row.
+    #[inline(always)]
     fn add(&mut self, table: &mut CappedTable<RowTotals>, key: &[u8], f: &Facts) {
-        if !(self.live && same_bytes(&self.key, key)) {
-            self.flush(table);
-            self.key.clear();
-            self.key.extend_from_slice(key);
-            self.live = true;
+        if self.live && same_bytes(&self.key, key) {
+            self.stats.add(f);
+        } else {
+            self.add_other_key(table, key, f);
         }
+    }
+
+    /// [`Pending::add`] of a key that is not the pending row's.
+    #[inline(never)]
+    fn add_other_key(&mut self, table: &mut CappedTable<RowTotals>, key: &[u8], f: &Facts) {
+        // A key the full table refuses goes straight to `other` (most keys of a
+        // high-cardinality level such as per-user prefixes); the pending row stays.
+        if table.rejects(key) {
+            table.fold(|o| o.add(f));
+            return;
+        }
+        self.flush(table);
+        self.key.clear();
+        self.key.extend_from_slice(key);
+        self.live = true;
         self.stats.add(f);
     }
 

@@ -232,6 +232,25 @@ impl<S: RowStats> CappedTable<S> {
         }
     }
 
+    /// Whether [`add`](Self::add) would fold `key` into `other` without looking for its row:
+    /// the table is full and `key` ranks above every retained key, so it is not there and
+    /// never will be (the largest retained rank only goes down). Use
+    /// [`fold`](Self::fold) for such a key.
+    pub fn rejects(&self, key: &[u8]) -> bool {
+        self.rows.len() >= self.cap
+            && self.order.peek().is_none_or(|(top, top_key)| {
+                let rank = (self.hash)(key);
+                (rank, key) > (*top, &**top_key)
+            })
+    }
+
+    /// Applies `f` to `other`, for a key [`rejects`](Self::rejects) refused: the same as
+    /// [`add`](Self::add) of that key.
+    pub fn fold(&mut self, f: impl FnOnce(&mut S)) {
+        f(&mut self.other);
+        self.folded = true;
+    }
+
     /// Whether a key not in the table ranks below the largest retained one (or fits).
     fn admits(&self, rank: u64, key: &[u8]) -> bool {
         self.rows.len() < self.cap
@@ -585,6 +604,24 @@ mod tests {
             r.merge(parts[order[3]].clone());
             r.merge(l);
             prop_assert_eq!(&r.into_sorted(|s| *s), &want);
+        }
+
+        #[test]
+        fn rejected_keys_fold_exactly_as_add_folds_them(
+            items in items_strategy(),
+            cap in 0usize..12,
+        ) {
+            let flat: Vec<(Vec<u8>, u64)> = items.iter().map(|(k, w, _)| (k.clone(), *w)).collect();
+            let mut via_reject = Table::new(cap);
+            for (k, w) in &flat {
+                if via_reject.rejects(k) {
+                    prop_assert!(via_reject.get(k).is_none(), "a rejected key has a row");
+                    via_reject.fold(|s| *s += w);
+                } else {
+                    via_reject.add(k, |s| *s += w);
+                }
+            }
+            prop_assert_eq!(via_reject.into_sorted(|s| *s), oracle(&flat, cap));
         }
 
         #[test]
