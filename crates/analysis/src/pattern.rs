@@ -335,7 +335,7 @@ fn infer(key: &[u8], seps: &Separators, out: &mut Vec<u8>, fast: bool) {
                     .iter()
                     .position(|&b| seps.contains(b))
                     .unwrap_or(rest.len());
-                fold_segment(rest.get(..n).unwrap_or_default(), out);
+                fold_segment(rest.get(..n).unwrap_or_default(), out, fast);
                 n
             }
         };
@@ -480,6 +480,10 @@ fn zone_candidates(s: &[u8], q: usize, cand: &mut impl FnMut(usize)) {
 /// 36 if `s` starts with an 8-4-4-4-12 hex UUID ending at a boundary.
 fn uuid_len(s: &[u8], seps: &Separators) -> Option<usize> {
     let u = s.get(..36)?;
+    // Most segments are not UUIDs: the dashes reject them before the hex digits.
+    if (u[8], u[13], u[18], u[23]) != (b'-', b'-', b'-', b'-') {
+        return None;
+    }
     let ok = u.iter().enumerate().all(|(i, b)| match i {
         8 | 13 | 18 | 23 => *b == b'-',
         _ => b.is_ascii_hexdigit(),
@@ -505,8 +509,21 @@ fn class(b: u8) -> Class {
 }
 
 /// Classifies one separator-free segment in a single pass and writes its folded form.
-fn fold_segment(seg: &[u8], out: &mut Vec<u8>) {
+/// `fast` takes the shortcut for the commonest segment, a short word.
+fn fold_segment(seg: &[u8], out: &mut Vec<u8>, fast: bool) {
     if seg.is_empty() {
+        return;
+    }
+    // A segment under 16 bytes of printable ASCII without digits (`user`, `profile`) is
+    // kept as it is: not a number, a hex string (under 16 bytes it needs a digit) nor an
+    // id (16 bytes or more), and no digit run to fold.
+    if fast
+        && seg.len() < 16
+        && seg
+            .iter()
+            .all(|&b| (0x20..0x7f).contains(&b) && !b.is_ascii_digit())
+    {
+        out.extend_from_slice(seg);
         return;
     }
     let mut digit = 0usize;
@@ -562,8 +579,14 @@ fn fold_digit_runs(seg: &[u8], out: &mut Vec<u8>) {
     let mut i = 0;
     while let Some(&b) = seg.get(i) {
         if !b.is_ascii_digit() {
-            out.push(b);
-            i += 1;
+            // Copy the whole run of non-digits at once.
+            let rest = seg.get(i..).unwrap_or_default();
+            let n = rest
+                .iter()
+                .position(u8::is_ascii_digit)
+                .unwrap_or(rest.len());
+            out.extend_from_slice(rest.get(..n).unwrap_or_default());
+            i += n;
             continue;
         }
         let run = seg
@@ -873,8 +896,10 @@ mod tests {
     }
 
     #[test]
-    fn infer_pattern_digit_shortcut_changes_nothing() {
-        let alphabet = b"0123456789:-T/{}ab.x 2024";
+    fn infer_pattern_shortcuts_change_nothing() {
+        // Digits, separators, hex and other letters of both cases, id punctuation, a
+        // control byte and non-ASCII: short words, long tokens and everything between.
+        let alphabet = b"0123456789:-T/{}ab.x 2024fFqQzZ_+=\x01\xc3\xa9";
         let mut seed = 0x1234_5678_9abc_def1u64;
         let (mut fast, mut slow) = (Vec::new(), Vec::new());
         for seps in [":", ":-", "-/", ":T"] {
@@ -883,7 +908,7 @@ mod tests {
                 seed ^= seed << 13;
                 seed ^= seed >> 7;
                 seed ^= seed << 17;
-                let len = (seed % 24) as usize;
+                let len = (seed % 40) as usize;
                 let key: Vec<u8> = (0..len)
                     .map(|j| alphabet[((seed >> (j % 8 * 8)) as usize + j * 7) % alphabet.len()])
                     .collect();
@@ -896,6 +921,11 @@ mod tests {
                 b"x:20240131T1200",
                 b"a:1234-5",
                 b"12:34:56",
+                b"user:123:profile",
+                b"queue:No9DO+ggLCUN",
+                b"session:0f8fad5b-d9cb-469f-a165-70867728950e",
+                b"abcdefabcdefabcd:abcdefabcdefabc",
+                b"x:ab cd",
             ] {
                 super::infer(key, &seps, &mut fast, true);
                 super::infer(key, &seps, &mut slow, false);
