@@ -419,6 +419,8 @@ pub struct Aggregate {
 #[derive(Debug, Clone, Default)]
 struct Pending {
     key: Vec<u8>,
+    /// The key's rank in its table (computed once).
+    rank: u64,
     stats: RowTotals,
     live: bool,
 }
@@ -439,13 +441,15 @@ impl Pending {
     fn add_other_key(&mut self, table: &mut CappedTable<RowTotals>, key: &[u8], f: &Facts) {
         // A key the full table refuses goes straight to `other` (most keys of a
         // high-cardinality level such as per-user prefixes); the pending row stays.
-        if table.rejects(key) {
+        let rank = table.rank(key);
+        if table.rejects_ranked(key, rank) {
             table.fold(|o| o.add(f));
             return;
         }
         self.flush(table);
         self.key.clear();
         self.key.extend_from_slice(key);
+        self.rank = rank;
         self.live = true;
         self.stats.add(f);
     }
@@ -453,7 +457,7 @@ impl Pending {
     fn flush(&mut self, table: &mut CappedTable<RowTotals>) {
         if self.live {
             let stats = &self.stats;
-            table.add(&self.key, |r| r.merge(stats));
+            table.add_ranked(&self.key, self.rank, |r| r.merge(stats));
             self.stats = RowTotals::default();
             self.live = false;
         }

@@ -62,8 +62,7 @@
 //! ```
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::BinaryHeap;
 
 /// Per-row statistics of a [`CappedTable`].
 ///
@@ -130,39 +129,29 @@ pub fn stable_hash(bytes: &[u8]) -> u64 {
     fmix64(h)
 }
 
-/// Hasher of the row map. Its values never reach the output (the map is only looked up,
-/// and iterated where order does not matter), so only speed and spread count; it reuses
-/// [`stable_hash`] for both.
-#[derive(Default, Clone, Copy)]
-struct MapHasher(u64);
-
-impl Hasher for MapHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = fold_mul(self.0 ^ stable_hash(bytes), P1);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.0 = fold_mul(self.0 ^ n as u64 ^ P0, P1);
-    }
-}
-
-type MapBuild = BuildHasherDefault<MapHasher>;
-
 /// At most `cap` rows of statistics keyed by byte strings, plus an `other` row for the
 /// rest; see the [module docs](self) for which rows are kept and why merging is exact.
+///
+/// Rows live in a hash table indexed by their rank ([`stable_hash`]), so each operation
+/// hashes its key once; callers that test and then add (see [`rank`](Self::rank)) can
+/// share that one hash between the two.
 #[derive(Debug, Clone)]
 pub struct CappedTable<S> {
     cap: usize,
-    rows: HashMap<Box<[u8]>, S, MapBuild>,
+    rows: hashbrown::HashTable<Row<S>>,
     /// The retained keys by rank, largest on top: the next one to evict.
     order: BinaryHeap<(u64, Box<[u8]>)>,
     other: S,
     folded: bool,
     hash: fn(&[u8]) -> u64,
+}
+
+/// One retained row: its key, the key's rank and its statistics.
+#[derive(Debug, Clone)]
+struct Row<S> {
+    key: Box<[u8]>,
+    rank: u64,
+    stats: S,
 }
 
 /// The rows of a [`CappedTable`] in report order; see [`CappedTable::into_sorted`].
@@ -186,12 +175,18 @@ impl<S: RowStats> CappedTable<S> {
     fn with_hash(cap: usize, hash: fn(&[u8]) -> u64) -> Self {
         Self {
             cap,
-            rows: HashMap::default(),
+            rows: hashbrown::HashTable::new(),
             order: BinaryHeap::new(),
             other: S::default(),
             folded: false,
             hash,
         }
+    }
+
+    /// The rank of `key` (its [`stable_hash`]), for [`rejects_ranked`](Self::rejects_ranked)
+    /// and [`add_ranked`](Self::add_ranked).
+    pub fn rank(&self, key: &[u8]) -> u64 {
+        (self.hash)(key)
     }
 
     /// Applies `f` to the row of `key`, creating it if it ranks among the `cap` smallest
@@ -200,35 +195,29 @@ impl<S: RowStats> CappedTable<S> {
     /// The key is copied only when a new row is created: an existing row is found by
     /// borrowing `key`, and a rejected key is never stored.
     pub fn add(&mut self, key: &[u8], f: impl FnOnce(&mut S)) {
+        let rank = self.rank(key);
+        self.add_ranked(key, rank, f);
+    }
+
+    /// [`add`](Self::add) with the key's [`rank`](Self::rank) already computed.
+    pub fn add_ranked(&mut self, key: &[u8], rank: u64, f: impl FnOnce(&mut S)) {
         // A full table only holds keys ranked at or below its top: a key ranked above it
-        // cannot be there, and is folded without probing the map (the common case for a
+        // cannot be there, and is folded without probing the table (the common case for a
         // high-cardinality level such as per-user prefixes).
-        let mut ranked = None;
-        if self.rows.len() >= self.cap {
-            let rank = (self.hash)(key);
-            let above = self
-                .order
-                .peek()
-                .is_none_or(|(top, top_key)| (rank, key) > (*top, &**top_key));
-            if above {
-                f(&mut self.other);
-                self.folded = true;
-                return;
-            }
-            ranked = Some(rank);
-        }
-        if let Some(stats) = self.rows.get_mut(key) {
-            f(stats);
+        if self.rejects_ranked(key, rank) {
+            self.fold(f);
             return;
         }
-        let rank = ranked.unwrap_or_else(|| (self.hash)(key));
+        if let Some(row) = self.rows.find_mut(rank, |r| *r.key == *key) {
+            f(&mut row.stats);
+            return;
+        }
         if self.admits(rank, key) {
             let mut stats = S::default();
             f(&mut stats);
             self.insert_new(key.into(), rank, stats);
         } else {
-            f(&mut self.other);
-            self.folded = true;
+            self.fold(f);
         }
     }
 
@@ -237,11 +226,16 @@ impl<S: RowStats> CappedTable<S> {
     /// never will be (the largest retained rank only goes down). Use
     /// [`fold`](Self::fold) for such a key.
     pub fn rejects(&self, key: &[u8]) -> bool {
+        self.rejects_ranked(key, self.rank(key))
+    }
+
+    /// [`rejects`](Self::rejects) with the key's [`rank`](Self::rank) already computed.
+    pub fn rejects_ranked(&self, key: &[u8], rank: u64) -> bool {
         self.rows.len() >= self.cap
-            && self.order.peek().is_none_or(|(top, top_key)| {
-                let rank = (self.hash)(key);
-                (rank, key) > (*top, &**top_key)
-            })
+            && self
+                .order
+                .peek()
+                .is_none_or(|(top, top_key)| (rank, key) > (*top, &**top_key))
     }
 
     /// Applies `f` to `other`, for a key [`rejects`](Self::rejects) refused: the same as
@@ -266,13 +260,15 @@ impl<S: RowStats> CappedTable<S> {
             self.evict_top();
         }
         self.order.push((rank, key.clone()));
-        self.rows.insert(key, stats);
+        self.rows
+            .insert_unique(rank, Row { key, rank, stats }, |r| r.rank);
     }
 
     fn evict_top(&mut self) {
-        if let Some((_, key)) = self.order.pop() {
-            if let Some(stats) = self.rows.remove(&key) {
-                self.other.merge(&stats);
+        if let Some((rank, key)) = self.order.pop() {
+            if let Ok(e) = self.rows.find_entry(rank, |r| r.key == key) {
+                let (row, _) = e.remove();
+                self.other.merge(&row.stats);
             }
             self.folded = true;
         }
@@ -288,16 +284,15 @@ impl<S: RowStats> CappedTable<S> {
         }
         self.other.merge(&other.other);
         self.folded |= other.folded;
-        for (key, stats) in other.rows {
-            if let Some(mine) = self.rows.get_mut(&key) {
-                mine.merge(&stats);
+        for row in other.rows {
+            if let Some(mine) = self.rows.find_mut(row.rank, |r| r.key == row.key) {
+                mine.stats.merge(&row.stats);
                 continue;
             }
-            let rank = (self.hash)(&key);
-            if self.admits(rank, &key) {
-                self.insert_new(key, rank, stats);
+            if self.admits(row.rank, &row.key) {
+                self.insert_new(row.key, row.rank, row.stats);
             } else {
-                self.other.merge(&stats);
+                self.other.merge(&row.stats);
                 self.folded = true;
             }
         }
@@ -305,12 +300,14 @@ impl<S: RowStats> CappedTable<S> {
 
     /// The statistics of `key`, if it has a row.
     pub fn get(&self, key: &[u8]) -> Option<&S> {
-        self.rows.get(key)
+        self.rows
+            .find(self.rank(key), |r| *r.key == *key)
+            .map(|r| &r.stats)
     }
 
     /// The retained rows, in no specified order (use [`sorted`](Self::sorted) for output).
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &S)> {
-        self.rows.iter().map(|(k, s)| (&**k, s))
+        self.rows.iter().map(|r| (&*r.key, &r.stats))
     }
 
     /// Everything folded out of the retained rows.
@@ -322,8 +319,8 @@ impl<S: RowStats> CappedTable<S> {
     pub fn total(&self) -> S {
         let mut total = S::default();
         total.merge(&self.other);
-        for stats in self.rows.values() {
-            total.merge(stats);
+        for row in &self.rows {
+            total.merge(&row.stats);
         }
         total
     }
@@ -362,7 +359,7 @@ impl<S: RowStats> CappedTable<S> {
         let mut rows: Vec<(u64, Vec<u8>, S)> = self
             .rows
             .into_iter()
-            .map(|(k, s)| (by(&s), k.into_vec(), s))
+            .map(|r| (by(&r.stats), r.key.into_vec(), r.stats))
             .collect();
         rows.sort_unstable_by(|a, b| (Reverse(a.0), &a.1).cmp(&(Reverse(b.0), &b.1)));
         SortedRows {
