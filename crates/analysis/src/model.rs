@@ -1689,11 +1689,20 @@ impl Model {
                 let (mut n, mut largest, mut all_int, mut lp) = (0u64, 0u64, true, 7u64);
                 let (mut lo, mut hi) = (0i64, 0i64);
                 let mut sds_sum = 0u64;
+                // Members are classified only when the count leaves an intset or a
+                // listpack possible.
+                let total = k.value.element_count(scratch)?;
+                let small = total <= t.set_intset_entries
+                    || (self.line.has_set_listpack() && total <= t.set_entries);
                 k.value.for_each_element(scratch, |e| {
                     if let Element::Item(s) = e {
                         n += 1;
                         largest = largest.max(s.len());
                         sds_sum += self.sds_alloc(s.len());
+                        if !small {
+                            all_int = false;
+                            return;
+                        }
                         // One integer test serves the listpack size and the intset check.
                         let int = match s {
                             Scalar::Int(v) => Some(v),
@@ -1950,8 +1959,10 @@ impl Model {
         let from_blob = k.value.blob().is_some();
         // A listpack / ziplist built by the loader is sized only for a type 4 record (a
         // blob keeps its own size), the ziplist only on 6.2.
-        let size_lp = !from_blob;
-        let size_zl = !from_blob && self.line == ServerLine::Redis62;
+        // Neither is needed when the count already rules the small encoding out.
+        let small = total <= t.hash_entries;
+        let size_lp = !from_blob && small;
+        let size_zl = !from_blob && small && self.line == ServerLine::Redis62;
         k.value.for_each_element(scratch, |e| {
             if let Element::Field(f, v, _) = e {
                 let l = f.len().max(v.len());
