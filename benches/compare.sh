@@ -217,11 +217,12 @@ measure() {
 
 # Commands, in table order. cmd_<id> prints nothing and fills the array `cmd` for file $1,
 # or sets `skip` to a reason.
-ids=(cat an1 anN keys rdbcrate rdbtools)
+ids=(cat an1 anN stdin keys rdbcrate rdbtools)
 declare -A label=(
   [cat]="\`cat FILE > /dev/null\` (floor)"
   [an1]="\`rdbscope analyze --threads 1\`"
   [anN]="\`rdbscope analyze --threads $ncores\`"
+  [stdin]="\`rdbscope analyze --threads $ncores - < FILE\` (streamed)"
   [keys]="\`rdbscope keys --format csv\`"
   [rdbcrate]="\`rdb --format nil\` (rdb crate $rdb_crate_version)"
   [rdbtools]="\`rdb -c memory\` (rdbtools $rdbtools_version)"
@@ -236,6 +237,11 @@ build_cmd() { # id file version
       local t=1
       [[ $1 == anN ]] && t=$ncores
       cmd=("$rdbscope" analyze "$2" --quiet --json /dev/null --threads "$t") ;;
+    stdin)
+      if ((!has_analyze)); then skip="this rdbscope has no \`analyze\` subcommand"; return; fi
+      # exec: the measured process is rdbscope itself, reading the file as a stream.
+      cmd=(sh -c 'exec "$0" analyze - --quiet --json /dev/null --threads "$2" < "$1"' \
+        "$rdbscope" "$2" "$ncores") ;;
     keys) cmd=("$rdbscope" keys "$2" --format csv) ;;
     rdbcrate)
       if [[ -z $rdb_crate ]]; then skip="not installed"; return; fi
