@@ -1,15 +1,18 @@
 //! The whole `analyze` pipeline (framing, estimation, aggregation, report) over a corpus
-//! dump and a generated dump, with 1 thread and with every core.
+//! dump and a generated dump, with 1 thread and with every core, from a mapped slice and
+//! as a stream (the path of standard input and `.lz4`, read ahead on its own thread).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rdbscope_analysis::aggregate::AggregateConfig;
 use rdbscope_analysis::context::ModelChoice;
 use rdbscope_analysis::filter::KeyFilter;
-use rdbscope_analysis::pipeline::{analyze_slice, Job, NoProgress, NoRelease};
+use rdbscope_analysis::pipeline::{
+    analyze_reader, analyze_slice, Job, NoProgress, NoRelease, ReadAhead,
+};
 use rdbscope_analysis::report::{build, NamedResult, ReportOptions};
 use std::hint::black_box;
 
-fn analyze(data: &[u8], pool: &rayon::ThreadPool) -> u64 {
+fn analyze(data: &[u8], pool: &rayon::ThreadPool, streamed: bool) -> u64 {
     let filter = KeyFilter::default();
     let job = Job {
         config: AggregateConfig::default(),
@@ -18,7 +21,13 @@ fn analyze(data: &[u8], pool: &rayon::ThreadPool) -> u64 {
         checksum: true,
         progress: &NoProgress,
     };
-    let result = pool.install(|| analyze_slice(data, 0, &job, &NoRelease));
+    let result = if streamed {
+        // The stream owns its bytes (as standard input would): the copy is part of the cost.
+        let owned = std::io::Cursor::new(data.to_vec());
+        pool.install(|| analyze_reader(ReadAhead::spawn(owned), 0, &job))
+    } else {
+        pool.install(|| analyze_slice(data, 0, &job, &NoRelease))
+    };
     let report = build(
         vec![NamedResult {
             name: "dump.rdb".into(),
@@ -46,7 +55,10 @@ fn bench(c: &mut Criterion) {
                 .build()
                 .expect("thread pool");
             g.bench_function(format!("analyze/{threads}-threads"), |b| {
-                b.iter(|| black_box(analyze(black_box(&data), &pool)))
+                b.iter(|| black_box(analyze(black_box(&data), &pool, false)))
+            });
+            g.bench_function(format!("analyze-streamed/{threads}-threads"), |b| {
+                b.iter(|| black_box(analyze(black_box(&data), &pool, true)))
             });
         }
         g.finish();
