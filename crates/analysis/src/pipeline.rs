@@ -132,6 +132,9 @@ pub struct FileResult {
 
 const BATCH: usize = 2048;
 
+/// Input bytes after which a batch ends even if it holds fewer than [`BATCH`] keys.
+const BATCH_BYTES: u64 = 8 << 20;
+
 /// The EOF record: its offset, the stored checksum, and the end of the RDB part.
 type EofInfo = (u64, Option<u64>, u64);
 
@@ -160,6 +163,7 @@ impl<'a> Iterator for Framer<'a, '_> {
             return None;
         }
         let mut batch = Vec::with_capacity(BATCH);
+        let start = self.recs.offset();
         loop {
             match self.recs.next() {
                 None => break,
@@ -172,7 +176,10 @@ impl<'a> Iterator for Framer<'a, '_> {
                         self.scope = Some(scope_for(&mut self.ctx, self.job, self.file));
                     }
                     batch.push(k);
-                    if batch.len() == BATCH {
+                    // A batch also ends after BATCH_BYTES of input, so that the parse
+                    // position (and the release of pages behind it) moves on through big
+                    // values too.
+                    if batch.len() == BATCH || self.recs.offset() - start >= BATCH_BYTES {
                         break;
                     }
                 }
@@ -712,6 +719,53 @@ mod tests {
 
     fn data(n: usize) -> Vec<u8> {
         (0..n).map(|i| (i * 31 % 251) as u8).collect()
+    }
+
+    #[test]
+    fn pages_are_released_as_the_parse_passes_big_values() {
+        // 120 strings of 1 MiB: fewer keys than a batch, so only the batch byte limit makes
+        // the parse position move on (and the pages behind it go) before the end.
+        let big = vec![b'v'; 1 << 20];
+        let mut w = rdbscope_testwriter::RdbWriter::redis(11);
+        for i in 0..120 {
+            w.key(
+                0,
+                format!("big:{i}"),
+                &rdbscope_testwriter::encode::string(&big),
+            );
+        }
+        let data = w.finish();
+        struct Record(std::sync::Mutex<Vec<(u64, u64)>>);
+        impl Release for Record {
+            fn release(&self, from: u64, to: u64) {
+                self.0.lock().unwrap().push((from, to));
+            }
+        }
+        let rec = Record(std::sync::Mutex::new(Vec::new()));
+        let filter = KeyFilter::default();
+        let job = Job {
+            config: AggregateConfig::default(),
+            choice: ModelChoice::default(),
+            filter: &filter,
+            checksum: false,
+            progress: &NoProgress,
+        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let r = pool.install(|| analyze_slice(&data, 0, &job, &rec));
+        assert_eq!(r.aggregate.totals.all.keys, 120);
+        let calls = rec.0.into_inner().unwrap();
+        let len = data.len() as u64;
+        assert!(calls.len() >= 3, "released in steps: {calls:?}");
+        assert!(
+            calls[0].1 + RELEASE_LAG + 2 * BATCH_BYTES < len,
+            "first release only near the end: {calls:?}"
+        );
+        for w in calls.windows(2) {
+            assert!(w[0].1 <= w[1].0, "releases move forward: {calls:?}");
+        }
     }
 
     #[test]
