@@ -60,6 +60,27 @@ pub fn analyze(data: &[u8]) {
         "slice and stream count different keys"
     );
 
+    // --deep decodes every kept blob instead of reading its header: the same keys, and at
+    // least the anomalies the header checks found.
+    let deep_job = Job {
+        config: AggregateConfig {
+            deep: true,
+            ..job.config
+        },
+        ..job
+    };
+    let deep = analyze_slice(data, 0, &deep_job, &NoRelease);
+    assert_eq!(
+        result.aggregate.totals.all.keys, deep.aggregate.totals.all.keys,
+        "--deep counts different keys"
+    );
+    assert!(
+        deep.aggregate.anomalies >= result.aggregate.anomalies,
+        "--deep finds fewer anomalies ({} < {})",
+        deep.aggregate.anomalies,
+        result.aggregate.anomalies
+    );
+
     let damaged = result.damage.is_some() || result.summary.checksum_mismatch().is_some();
     let report = build(
         vec![NamedResult {
