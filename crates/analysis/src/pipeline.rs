@@ -53,10 +53,10 @@ impl Release for NoRelease {
 
 /// Bytes kept behind the parse before they are released (workers may still be reading
 /// batches framed that far back).
-const RELEASE_LAG: u64 = 64 << 20;
+pub(crate) const RELEASE_LAG: u64 = 64 << 20;
 
 /// Bytes the checksum reads at a time.
-const CRC_CHUNK: usize = 16 << 20;
+pub(crate) const CRC_CHUNK: usize = 16 << 20;
 
 /// Where the parse has got to and what it has released.
 struct Released<'r> {
@@ -693,8 +693,48 @@ impl Workers {
     }
 }
 
+/// Helpers of the release tests here and in `source`.
+#[cfg(test)]
+pub(crate) mod test_util {
+    use super::Release;
+
+    /// A dump of 120 strings of 1 MiB (about 126 MB).
+    pub fn big_strings_dump() -> Vec<u8> {
+        let big = vec![b'v'; 1 << 20];
+        let mut w = rdbscope_testwriter::RdbWriter::redis(11);
+        for i in 0..120 {
+            w.key(
+                0,
+                format!("big:{i}"),
+                &rdbscope_testwriter::encode::string(&big),
+            );
+        }
+        w.finish()
+    }
+
+    /// Records every release, in order.
+    #[derive(Default)]
+    pub struct ReleaseLog(std::sync::Mutex<Vec<(u64, u64)>>);
+
+    impl ReleaseLog {
+        /// The calls so far.
+        pub fn calls(&self) -> Vec<(u64, u64)> {
+            self.0.lock().map(|c| c.clone()).unwrap_or_default()
+        }
+    }
+
+    impl Release for ReleaseLog {
+        fn release(&self, from: u64, to: u64) {
+            if let Ok(mut c) = self.0.lock() {
+                c.push((from, to));
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_util::{big_strings_dump, ReleaseLog};
     use super::*;
 
     /// Hands out a few bytes per call, then an error if asked to.
@@ -725,23 +765,8 @@ mod tests {
     fn pages_are_released_as_the_parse_passes_big_values() {
         // 120 strings of 1 MiB: fewer keys than a batch, so only the batch byte limit makes
         // the parse position move on (and the pages behind it go) before the end.
-        let big = vec![b'v'; 1 << 20];
-        let mut w = rdbscope_testwriter::RdbWriter::redis(11);
-        for i in 0..120 {
-            w.key(
-                0,
-                format!("big:{i}"),
-                &rdbscope_testwriter::encode::string(&big),
-            );
-        }
-        let data = w.finish();
-        struct Record(std::sync::Mutex<Vec<(u64, u64)>>);
-        impl Release for Record {
-            fn release(&self, from: u64, to: u64) {
-                self.0.lock().unwrap().push((from, to));
-            }
-        }
-        let rec = Record(std::sync::Mutex::new(Vec::new()));
+        let data = big_strings_dump();
+        let rec = ReleaseLog::default();
         let filter = KeyFilter::default();
         let job = Job {
             config: AggregateConfig::default(),
@@ -756,7 +781,7 @@ mod tests {
             .unwrap();
         let r = pool.install(|| analyze_slice(&data, 0, &job, &rec));
         assert_eq!(r.aggregate.totals.all.keys, 120);
-        let calls = rec.0.into_inner().unwrap();
+        let calls = rec.calls();
         let len = data.len() as u64;
         assert!(calls.len() >= 3, "released in steps: {calls:?}");
         assert!(

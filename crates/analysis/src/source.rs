@@ -88,13 +88,36 @@ pub fn drive_slice<E>(
     data: &[u8],
     opts: DriveOptions,
     summary: &mut InputSummary,
+    f: impl FnMut(&Record<'_>) -> Result<(), E>,
+) -> Result<(), DriveError<E>> {
+    drive_slice_released(data, opts, summary, &crate::pipeline::NoRelease, f)
+}
+
+/// [`drive_slice`] over a mapped file, telling `release` which bytes the parse has left
+/// [`RELEASE_LAG`](crate::pipeline) behind, and the checksum's bytes once it has read them,
+/// so that resident memory stays bounded whatever the file size.
+///
+/// # Errors
+/// The first format error, or the callback's error.
+pub fn drive_slice_released<E>(
+    data: &[u8],
+    opts: DriveOptions,
+    summary: &mut InputSummary,
+    release: &dyn crate::pipeline::Release,
     mut f: impl FnMut(&Record<'_>) -> Result<(), E>,
 ) -> Result<(), DriveError<E>> {
+    use crate::pipeline::{CRC_CHUNK, RELEASE_LAG};
     let mut recs = Records::new(data).map_err(DriveError::Parse)?;
     summary.header = Some(recs.header());
     let mut nested = Nested::default();
+    let mut released = 0u64;
     while let Some(rec) = recs.next() {
         let rec = rec.map_err(DriveError::Parse)?;
+        let upto = recs.offset().saturating_sub(RELEASE_LAG);
+        if upto >= released + RELEASE_LAG / 4 {
+            release.release(released, upto);
+            released = upto;
+        }
         let mut state = recs.state();
         if nested.expand(&rec, &mut state, &mut f)? {
             recs.set_state(state);
@@ -110,10 +133,19 @@ pub fn drive_slice<E>(
             match stored_checksum {
                 Some(0) => summary.checksum_disabled = true,
                 Some(s) if opts.checksum => {
-                    let c = rdbscope_parser::checksum::crc64(
-                        data.get(..=offset as usize).unwrap_or(data),
-                    );
-                    summary.checksum = Some((s, c));
+                    let mut crc = Crc64::new();
+                    let mut done = 0u64;
+                    for chunk in data
+                        .get(..=offset as usize)
+                        .unwrap_or(data)
+                        .chunks(CRC_CHUNK)
+                    {
+                        crc.update(chunk);
+                        let end = done + chunk.len() as u64;
+                        release.release(done, end);
+                        done = end;
+                    }
+                    summary.checksum = Some((s, crc.finish()));
                 }
                 _ => {}
             }
@@ -456,6 +488,42 @@ mod tests {
             drive_slice(data, DriveOptions::default(), &mut s, cb).unwrap();
         }
         (keys, s)
+    }
+
+    #[test]
+    fn slice_driver_releases_behind_the_parse_and_after_the_checksum() {
+        let data = crate::pipeline::test_util::big_strings_dump();
+        let log = crate::pipeline::test_util::ReleaseLog::default();
+        let mut s = InputSummary::default();
+        let mut keys = 0;
+        // While parsing, nothing closer than the lag is released.
+        let cb = |r: &Record<'_>| -> Result<(), ()> {
+            if let Record::Key(k) = r {
+                keys += 1;
+                if let Some(&(_, to)) = log.calls().last() {
+                    assert!(to + crate::pipeline::RELEASE_LAG <= k.offset + k.size);
+                }
+            }
+            Ok(())
+        };
+        let opts = DriveOptions { checksum: true };
+        drive_slice_released(&data, opts, &mut s, &log, cb).unwrap();
+        assert_eq!(keys, 120);
+        assert!(s.checksum.is_some() && s.checksum_mismatch().is_none());
+        let calls = log.calls();
+        // The parse's calls come first; the checksum's start again from 0.
+        let parse_calls = calls
+            .iter()
+            .skip(1)
+            .position(|c| c.0 == 0)
+            .map_or(calls.len(), |p| p + 1);
+        assert!(
+            parse_calls >= 2,
+            "released in steps while parsing: {calls:?}"
+        );
+        // The checksum pass releases every chunk it read, up to the end.
+        let last = calls.last().unwrap();
+        assert_eq!(last.1, data.len() as u64 - 8, "{calls:?}");
     }
 
     #[test]

@@ -12,7 +12,7 @@ mod verify;
 
 use clap::{Parser, Subcommand};
 use rdbscope_analysis::source::{
-    drive_reader, drive_slice, DriveError, DriveOptions, InputSummary,
+    drive_reader, drive_slice_released, DriveError, DriveOptions, InputSummary,
 };
 use rdbscope_parser::{Header, Record, Records};
 use std::io::BufRead;
@@ -116,7 +116,9 @@ pub fn read_input(
     let r = match input.source {
         input::Source::Whole(bytes) => {
             let header = Records::new(&bytes).ok().map(|r| r.header());
-            drive_slice(&bytes, opts, &mut summary, |r| f(header.as_ref(), r))
+            drive_slice_released(&bytes, opts, &mut summary, &bytes, |r| {
+                f(header.as_ref(), r)
+            })
         }
         input::Source::Stream(reader) => {
             let mut reader = std::io::BufReader::with_capacity(1 << 16, reader);
