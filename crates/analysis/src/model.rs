@@ -1346,7 +1346,7 @@ impl Model {
             ListQuicklist | ListQuicklist2 | List | ListZiplist => self.list(k, scratch, detail),
             HashListpack | ZsetListpack | SetListpack | SetIntset => {
                 // The loader checks only the entry count of a listpack or intset it keeps
-                // (`rdbLoadObject`, Redis 7.0-8.0 and Valkey 7.2-8.1 alike), not the element
+                // (`rdbLoadObject` in the Redis 6.2-8.0 and Valkey 8.0 sources), not the element
                 // lengths: a long element that a smaller `*-max-listpack-value` would refuse
                 // on write stays in the listpack on load.
                 let (entries, per, enc) = match v.kind() {
