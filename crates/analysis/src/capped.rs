@@ -221,15 +221,10 @@ impl<S: RowStats> CappedTable<S> {
         }
     }
 
-    /// Whether [`add`](Self::add) would fold `key` into `other` without looking for its row:
-    /// the table is full and `key` ranks above every retained key, so it is not there and
-    /// never will be (the largest retained rank only goes down). Use
-    /// [`fold`](Self::fold) for such a key.
-    pub fn rejects(&self, key: &[u8]) -> bool {
-        self.rejects_ranked(key, self.rank(key))
-    }
-
-    /// [`rejects`](Self::rejects) with the key's [`rank`](Self::rank) already computed.
+    /// Whether [`add`](Self::add) would fold `key`, of rank `rank` ([`rank`](Self::rank)),
+    /// into `other` without looking for its row: the table is full and `key` ranks above
+    /// every retained key, so it is not there and never will be (the largest retained rank
+    /// only goes down). Use [`fold`](Self::fold) for such a key.
     pub fn rejects_ranked(&self, key: &[u8], rank: u64) -> bool {
         self.rows.len() >= self.cap
             && self
@@ -238,7 +233,7 @@ impl<S: RowStats> CappedTable<S> {
                 .is_none_or(|(top, top_key)| (rank, key) > (*top, &**top_key))
     }
 
-    /// Applies `f` to `other`, for a key [`rejects`](Self::rejects) refused: the same as
+    /// Applies `f` to `other`, for a key [`rejects_ranked`](Self::rejects_ranked) refused: the same as
     /// [`add`](Self::add) of that key.
     pub fn fold(&mut self, f: impl FnOnce(&mut S)) {
         f(&mut self.other);
@@ -611,7 +606,7 @@ mod tests {
             let flat: Vec<(Vec<u8>, u64)> = items.iter().map(|(k, w, _)| (k.clone(), *w)).collect();
             let mut via_reject = Table::new(cap);
             for (k, w) in &flat {
-                if via_reject.rejects(k) {
+                if via_reject.rejects_ranked(k, via_reject.rank(k)) {
                     prop_assert!(via_reject.get(k).is_none(), "a rejected key has a row");
                     via_reject.fold(|s| *s += w);
                 } else {

@@ -56,18 +56,27 @@ impl Release for NoRelease {
 pub(crate) const RELEASE_LAG: u64 = 64 << 20;
 
 /// Bytes the checksum reads at a time.
-pub(crate) const CRC_CHUNK: usize = 16 << 20;
+const CRC_CHUNK: usize = 16 << 20;
 
 /// Where the parse has got to and what it has released.
-struct Released<'r> {
+pub(crate) struct Released<'r> {
     release: &'r dyn Release,
     parse: AtomicU64,
     done: AtomicU64,
 }
 
-impl Released<'_> {
+impl<'r> Released<'r> {
+    /// Nothing parsed nor released yet.
+    pub(crate) fn new(release: &'r dyn Release) -> Self {
+        Released {
+            release,
+            parse: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+        }
+    }
+
     /// The parse reached `pos`: release what lies far enough behind it.
-    fn parse_at(&self, pos: u64) {
+    pub(crate) fn parse_at(&self, pos: u64) {
         self.parse.store(pos, AtomicOrdering::Relaxed);
         let upto = pos.saturating_sub(RELEASE_LAG);
         let done = self.done.load(AtomicOrdering::Relaxed);
@@ -86,6 +95,20 @@ impl Released<'_> {
             self.release.release(from, to);
         }
     }
+}
+
+/// The CRC-64 of `body`, read [`CRC_CHUNK`] bytes at a time; `read(from, to)` hears of each
+/// chunk once it is read (to release its pages).
+pub(crate) fn chunked_crc(body: &[u8], mut read: impl FnMut(u64, u64)) -> u64 {
+    let mut c = rdbscope_parser::checksum::Crc64::new();
+    let mut done = 0u64;
+    for chunk in body.chunks(CRC_CHUNK) {
+        c.update(chunk);
+        let end = done + chunk.len() as u64;
+        read(done, end);
+        done = end;
+    }
+    c.finish()
 }
 
 /// Everything a file is analysed with.
@@ -241,27 +264,16 @@ pub fn analyze_slice(data: &[u8], file: u32, job: &Job<'_>, release: &dyn Releas
         Err(e) => return failed(file, job, e, data.len() as u64),
     };
     let header = recs.header();
-    let released = Released {
-        release,
-        parse: AtomicU64::new(0),
-        done: AtomicU64::new(0),
-    };
+    let released = Released::new(release);
     // The CRC runs beside the parse over the bytes a well-formed file checksums (all but
     // the 8-byte trailer); re-done below if the EOF opcode turns out elsewhere.
     let crc_len = data.len().saturating_sub(8);
     let (crc, framed) = rayon::join(
         || {
             job.checksum.then(|| {
-                let mut c = rdbscope_parser::checksum::Crc64::new();
-                let body = data.get(..crc_len).unwrap_or(&[]);
-                let mut done = 0u64;
-                for chunk in body.chunks(CRC_CHUNK) {
-                    c.update(chunk);
-                    let end = done + chunk.len() as u64;
-                    released.crc_read(done, end);
-                    done = end;
-                }
-                c.finish()
+                chunked_crc(data.get(..crc_len).unwrap_or(&[]), |from, to| {
+                    released.crc_read(from, to)
+                })
             })
         },
         || parallel_pass(recs, header, file, job, &released),

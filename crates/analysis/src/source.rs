@@ -106,18 +106,13 @@ pub fn drive_slice_released<E>(
     release: &dyn crate::pipeline::Release,
     mut f: impl FnMut(&Record<'_>) -> Result<(), E>,
 ) -> Result<(), DriveError<E>> {
-    use crate::pipeline::{CRC_CHUNK, RELEASE_LAG};
     let mut recs = Records::new(data).map_err(DriveError::Parse)?;
     summary.header = Some(recs.header());
     let mut nested = Nested::default();
-    let mut released = 0u64;
+    let released = crate::pipeline::Released::new(release);
     while let Some(rec) = recs.next() {
         let rec = rec.map_err(DriveError::Parse)?;
-        let upto = recs.offset().saturating_sub(RELEASE_LAG);
-        if upto >= released + RELEASE_LAG / 4 {
-            release.release(released, upto);
-            released = upto;
-        }
+        released.parse_at(recs.offset());
         let mut state = recs.state();
         if nested.expand(&rec, &mut state, &mut f)? {
             recs.set_state(state);
@@ -133,19 +128,12 @@ pub fn drive_slice_released<E>(
             match stored_checksum {
                 Some(0) => summary.checksum_disabled = true,
                 Some(s) if opts.checksum => {
-                    let mut crc = Crc64::new();
-                    let mut done = 0u64;
-                    for chunk in data
-                        .get(..=offset as usize)
-                        .unwrap_or(data)
-                        .chunks(CRC_CHUNK)
-                    {
-                        crc.update(chunk);
-                        let end = done + chunk.len() as u64;
-                        release.release(done, end);
-                        done = end;
-                    }
-                    summary.checksum = Some((s, crc.finish()));
+                    // The parse is over: every chunk read can go.
+                    let c = crate::pipeline::chunked_crc(
+                        data.get(..=offset as usize).unwrap_or(data),
+                        |from, to| release.release(from, to),
+                    );
+                    summary.checksum = Some((s, c));
                 }
                 _ => {}
             }

@@ -19,7 +19,7 @@ pub fn decompress_into(input: &[u8], ulen: usize, out: &mut Vec<u8>) -> Result<(
     // Decoded into a buffer sized up front, with slack for fixed-size copies of short runs
     // (a call to memmove per run was the cost of decompression); cut to `ulen` at the end.
     out.resize(ulen + SLACK, 0);
-    match decode(input, ulen, out.as_mut_slice()) {
+    match decode(input, ulen, out.as_mut_slice(), usize::MAX) {
         Ok(o) if o == ulen => {
             out.truncate(o);
             Ok(())
@@ -35,11 +35,13 @@ pub fn decompress_into(input: &[u8], ulen: usize, out: &mut Vec<u8>) -> Result<(
     }
 }
 
-/// The decoding loop of [`decompress_into`] over `buf` (`ulen` + [`SLACK`] bytes):
-/// returns the output length.
-fn decode(input: &[u8], ulen: usize, buf: &mut [u8]) -> Result<usize, &'static str> {
+/// The decoding loop of [`decompress_into`] and [`decompress_prefix`]: returns the output
+/// length. Stops at the end of the input, or once `stop` bytes are out. `buf` holds
+/// [`SLACK`] bytes more than the most the loop can write: `ulen`, or `stop` plus one
+/// back reference (264 bytes) when that is less.
+fn decode(input: &[u8], ulen: usize, buf: &mut [u8], stop: usize) -> Result<usize, &'static str> {
     let (mut i, mut o) = (0usize, 0usize);
-    while i < input.len() {
+    while i < input.len() && o < stop {
         let ctrl = usize::from(input[i]);
         i += 1;
         if ctrl < 32 {
@@ -104,49 +106,19 @@ pub(crate) fn decompress_prefix(
     want: usize,
     out: &mut Vec<u8>,
 ) -> Result<(), &'static str> {
-    let mut i = 0usize;
-    while i < input.len() && out.len() < want {
-        let ctrl = usize::from(input[i]);
-        i += 1;
-        if ctrl < 32 {
-            let run = ctrl + 1;
-            let lit = input
-                .get(i..i + run)
-                .ok_or("literal run past the end of the input")?;
-            if out.len() + run > ulen {
-                return Err("output exceeds the declared length");
-            }
-            out.extend_from_slice(lit);
-            i += run;
-        } else {
-            let mut len = ctrl >> 5;
-            if len == 7 {
-                len += usize::from(*input.get(i).ok_or("truncated back reference")?);
-                i += 1;
-            }
-            len += 2;
-            let lo = usize::from(*input.get(i).ok_or("truncated back reference")?);
-            i += 1;
-            let dist = ((ctrl & 0x1f) << 8) + lo + 1;
-            if dist > out.len() {
-                return Err("back reference before the start of the output");
-            }
-            if out.len() + len > ulen {
-                return Err("output exceeds the declared length");
-            }
-            let start = out.len() - dist;
-            // Overlapping copies are legal (run-length style), so copy byte by byte when needed.
-            if dist >= len {
-                out.extend_from_within(start..start + len);
-            } else {
-                for k in 0..len {
-                    let b = out[start + k];
-                    out.push(b);
-                }
-            }
+    out.clear();
+    // Before stopping, the loop writes at most one token past `want`: 264 bytes.
+    out.resize(ulen.min(want.saturating_add(264)) + SLACK, 0);
+    match decode(input, ulen, out.as_mut_slice(), want) {
+        Ok(o) => {
+            out.truncate(o);
+            Ok(())
+        }
+        Err(e) => {
+            out.clear();
+            Err(e)
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]
