@@ -11,32 +11,11 @@ use rdbscope_analysis::pipeline::{analyze_slice, Job, NoProgress, NoRelease};
 use rdbscope_analysis::report::{build, NamedResult, Report, ReportOptions, Row, Table};
 use rdbscope_parser::{Record, Records, Scratch};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn dumps() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(root.join("fixtures"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "rdb"))
-        .collect();
-    let corpus = root.join("../shared/corpus");
-    match std::fs::read_dir(&corpus) {
-        Ok(rd) => {
-            for e in rd.flatten() {
-                let d = e.path().join("dump.rdb");
-                if d.exists() {
-                    v.push(d);
-                }
-            }
-        }
-        Err(_) => eprintln!(
-            "skipping corpus dumps: {} not found (only fixtures checked)",
-            corpus.display()
-        ),
-    }
+    let mut v = rdbscope_testwriter::dumps::fixtures();
+    v.extend(rdbscope_testwriter::dumps::corpus());
     v.sort();
     v
 }

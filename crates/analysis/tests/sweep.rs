@@ -11,7 +11,6 @@ use rdbscope_analysis::filter::KeyFilter;
 use rdbscope_analysis::pipeline::{analyze_slice, Job, NoProgress, NoRelease};
 use rdbscope_analysis::report::{build, NamedResult, Report, ReportOptions};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
 
 /// Debug builds (`cargo test --workspace`) run a smoke-sized sweep; the dense one runs in
 /// release: `cargo test --release -p rdbscope-analysis --test sweep` (about 30 s).
@@ -26,37 +25,6 @@ const CORPUS_SAMPLE: usize = if DEBUG { 2 } else { 100 };
 const CORPUS_STEP: usize = if DEBUG { 4 } else { 1 };
 /// Cuts in the last bytes of a sampled file (the EOF opcode and CRC).
 const TAIL: usize = if DEBUG { 2 } else { 16 };
-
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "rdb"))
-        .collect();
-    v.sort();
-    v
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn corpus() -> Vec<PathBuf> {
-    let dir = root().join("../shared/corpus");
-    let Ok(rd) = std::fs::read_dir(&dir) else {
-        eprintln!("skipping corpus dumps: {} not found", dir.display());
-        return Vec::new();
-    };
-    let mut v: Vec<PathBuf> = rd
-        .flatten()
-        .map(|e| e.path().join("dump.rdb"))
-        .filter(|p| p.exists())
-        .collect();
-    v.sort();
-    v
-}
 
 /// Runs the pipeline and builds the report, or returns the panic as an error.
 fn report(data: &[u8]) -> Result<Report, String> {
@@ -135,7 +103,7 @@ fn cuts(len: usize, sample: usize) -> Vec<usize> {
 #[test]
 fn truncation_sweep_over_every_fixture() {
     let mut runs = 0;
-    for f in files(&root().join("fixtures")) {
+    for f in rdbscope_testwriter::dumps::fixtures() {
         let data = std::fs::read(&f).unwrap();
         let what = f.display().to_string();
         assert!(report(&data).unwrap().complete, "{what}: intact file");
@@ -149,7 +117,7 @@ fn truncation_sweep_over_every_fixture() {
 
 #[test]
 fn truncation_sweep_over_corpus_dumps() {
-    let dumps = corpus();
+    let dumps = rdbscope_testwriter::dumps::corpus();
     for f in dumps.iter().step_by(CORPUS_STEP) {
         let data = std::fs::read(f).unwrap();
         let what = f.display().to_string();
@@ -181,7 +149,7 @@ fn corruption_sweep_single_and_multi_byte_flips() {
     let mut rng = Rng(SEED);
     let mut damaged = 0;
     let mut total = 0;
-    for f in files(&root().join("fixtures")) {
+    for f in rdbscope_testwriter::dumps::fixtures() {
         let data = std::fs::read(&f).unwrap();
         for round in 0..rounds {
             let mut d = data.clone();

@@ -26,6 +26,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod dumps;
 pub mod encode;
 pub mod intset;
 pub mod listpack;

@@ -811,28 +811,18 @@ impl Rng {
     }
 }
 
-fn corpus_dumps() -> Vec<PathBuf> {
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
-    let Ok(rd) = std::fs::read_dir(&corpus) else {
-        eprintln!("skipping corpus dumps: {} not found", corpus.display());
-        return Vec::new();
-    };
-    let mut v: Vec<PathBuf> = rd
-        .flatten()
-        .map(|e| e.path().join("dump.rdb"))
-        .filter(|p| p.exists())
-        .collect();
-    v.sort();
-    v
-}
-
 #[test]
 fn truncation_sample_through_the_binary_gives_partial_reports() {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = Rng(0x5eed_0001);
     let mut files = fixtures_rdb();
     // Two corpus dumps of different versions keep the sample small.
-    files.extend(corpus_dumps().into_iter().step_by(8).take(2));
+    files.extend(
+        rdbscope_testwriter::dumps::corpus()
+            .into_iter()
+            .step_by(8)
+            .take(2),
+    );
     let mut runs = 0;
     for f in files {
         let data = std::fs::read(&f).unwrap();
