@@ -55,13 +55,12 @@ impl Release for NoRelease {
 /// batches framed that far back).
 pub(crate) const RELEASE_LAG: u64 = 64 << 20;
 
-/// Bytes the checksum reads at a time.
-const CRC_CHUNK: usize = 16 << 20;
+/// How far ahead of the parse the checksum reads (see [`CrcAhead`]).
+const CRC_AHEAD: usize = 256 << 10;
 
 /// Where the parse has got to and what it has released.
 pub(crate) struct Released<'r> {
     release: &'r dyn Release,
-    parse: AtomicU64,
     done: AtomicU64,
 }
 
@@ -70,14 +69,12 @@ impl<'r> Released<'r> {
     pub(crate) fn new(release: &'r dyn Release) -> Self {
         Released {
             release,
-            parse: AtomicU64::new(0),
             done: AtomicU64::new(0),
         }
     }
 
     /// The parse reached `pos`: release what lies far enough behind it.
     pub(crate) fn parse_at(&self, pos: u64) {
-        self.parse.store(pos, AtomicOrdering::Relaxed);
         let upto = pos.saturating_sub(RELEASE_LAG);
         let done = self.done.load(AtomicOrdering::Relaxed);
         if upto >= done + RELEASE_LAG / 4 {
@@ -85,30 +82,61 @@ impl<'r> Released<'r> {
             self.release.release(done, upto);
         }
     }
-
-    /// The checksum read `from..to`: release it unless the parse is reading there (pages
-    /// ahead of the parse are faulted in again when it gets there; those behind it are the
-    /// parse's to release).
-    fn crc_read(&self, from: u64, to: u64) {
-        let parse = self.parse.load(AtomicOrdering::Relaxed);
-        if parse < from || parse > to.saturating_add(RELEASE_LAG) {
-            self.release.release(from, to);
-        }
-    }
 }
 
-/// The CRC-64 of `body`, read [`CRC_CHUNK`] bytes at a time; `read(from, to)` hears of each
-/// chunk once it is read (to release its pages).
-pub(crate) fn chunked_crc(body: &[u8], mut read: impl FnMut(u64, u64)) -> u64 {
-    let mut c = rdbscope_parser::checksum::Crc64::new();
-    let mut done = 0u64;
-    for chunk in body.chunks(CRC_CHUNK) {
-        c.update(chunk);
-        let end = done + chunk.len() as u64;
-        read(done, end);
-        done = end;
+/// The CRC-64 of a mapped file, computed by the framing thread a little ahead of the parse.
+///
+/// Framing is bound by memory latency: each record header is the first touch of its cache
+/// line. Checksumming the next [`CRC_AHEAD`] bytes just before framing them streams those
+/// lines into the cache at full bandwidth, so the checksum costs little more than the
+/// framing's own misses did, and the file is read from memory once instead of twice
+/// (B: 0.32 s of framing plus checksum became 0.25 s).
+pub(crate) struct CrcAhead<'d> {
+    /// The bytes a well-formed file checksums (all but the 8-byte trailer).
+    body: &'d [u8],
+    digest: rdbscope_parser::checksum::Crc64,
+    done: usize,
+}
+
+impl<'d> CrcAhead<'d> {
+    /// A checksum over `data`, which is assumed to end with an 8-byte trailer.
+    pub(crate) fn new(data: &'d [u8]) -> Self {
+        CrcAhead {
+            body: data.get(..data.len().saturating_sub(8)).unwrap_or_default(),
+            digest: rdbscope_parser::checksum::Crc64::new(),
+            done: 0,
+        }
     }
-    c.finish()
+
+    /// The parse is at `pos`: make sure the checksum has read well beyond it.
+    #[inline]
+    pub(crate) fn reach(&mut self, pos: u64) {
+        let pos = usize::try_from(pos).unwrap_or(usize::MAX);
+        if pos.saturating_add(CRC_AHEAD / 2) > self.done && self.done < self.body.len() {
+            self.advance(pos);
+        }
+    }
+
+    #[inline(never)]
+    fn advance(&mut self, pos: usize) {
+        let to = pos.saturating_add(CRC_AHEAD).min(self.body.len());
+        if let Some(part) = self.body.get(self.done..to) {
+            self.digest.update(part);
+            self.done = to;
+        }
+    }
+
+    /// The CRC-64 of the first `end` bytes of the data.
+    pub(crate) fn finish(mut self, data: &[u8], end: usize) -> u64 {
+        match data.get(self.done..end) {
+            Some(rest) => {
+                self.digest.update(rest);
+                self.digest.finish()
+            }
+            // The EOF opcode came before bytes already read (trailing data): start again.
+            None => rdbscope_parser::checksum::crc64(data.get(..end).unwrap_or(data)),
+        }
+    }
 }
 
 /// Everything a file is analysed with.
@@ -176,6 +204,7 @@ struct Framer<'a, 'j> {
     sequential: bool,
     reported: u64,
     released: &'j Released<'j>,
+    crc: Option<CrcAhead<'a>>,
 }
 
 impl<'a> Iterator for Framer<'a, '_> {
@@ -188,6 +217,9 @@ impl<'a> Iterator for Framer<'a, '_> {
         let mut batch = Vec::with_capacity(BATCH);
         let start = self.recs.offset();
         loop {
+            if let Some(c) = &mut self.crc {
+                c.reach(self.recs.offset());
+            }
             match self.recs.next() {
                 None => break,
                 Some(Err(e)) => {
@@ -265,33 +297,17 @@ pub fn analyze_slice(data: &[u8], file: u32, job: &Job<'_>, release: &dyn Releas
     };
     let header = recs.header();
     let released = Released::new(release);
-    // The CRC runs beside the parse over the bytes a well-formed file checksums (all but
-    // the 8-byte trailer); re-done below if the EOF opcode turns out elsewhere.
-    let crc_len = data.len().saturating_sub(8);
-    let (crc, framed) = rayon::join(
-        || {
-            job.checksum.then(|| {
-                chunked_crc(data.get(..crc_len).unwrap_or(&[]), |from, to| {
-                    released.crc_read(from, to)
-                })
-            })
-        },
-        || parallel_pass(recs, header, file, job, &released),
-    );
-    let Some(mut fr) = framed else {
+    let crc = job.checksum.then(|| CrcAhead::new(data));
+    let Some(mut fr) = parallel_pass(recs, header, file, job, &released, crc) else {
         // Dragonfly containers: the sequential driver expands them.
         return sequential_slice(data, file, job);
     };
     if let Some((offset, stored, end)) = fr.1 {
         fr.0.summary.set_end(data, end);
-        match stored {
-            Some(0) => fr.0.summary.checksum_disabled = true,
-            Some(s) if job.checksum => {
-                let c = if offset as usize + 1 == crc_len {
-                    crc.unwrap_or(0)
-                } else {
-                    rdbscope_parser::checksum::crc64(data.get(..=offset as usize).unwrap_or(data))
-                };
+        match (stored, fr.2) {
+            (Some(0), _) => fr.0.summary.checksum_disabled = true,
+            (Some(s), Some(crc)) => {
+                let c = crc.finish(data, (offset as usize).saturating_add(1));
                 fr.0.summary.checksum = Some((s, c));
             }
             _ => {}
@@ -310,7 +326,8 @@ fn parallel_pass<'a>(
     file: u32,
     job: &Job<'_>,
     released: &Released<'_>,
-) -> Option<(FileResult, Option<EofInfo>)> {
+    crc: Option<CrcAhead<'a>>,
+) -> Option<(FileResult, Option<EofInfo>, Option<CrcAhead<'a>>)> {
     let mut framer = Framer {
         recs,
         job,
@@ -324,6 +341,7 @@ fn parallel_pass<'a>(
         sequential: false,
         reported: 0,
         released,
+        crc,
     };
     let config = job.config;
     let filter = job.filter;
@@ -379,6 +397,7 @@ fn parallel_pass<'a>(
             damage,
         },
         framer.eof,
+        framer.crc,
     ))
 }
 
@@ -802,6 +821,33 @@ mod tests {
         );
         for w in calls.windows(2) {
             assert!(w[0].1 <= w[1].0, "releases move forward: {calls:?}");
+        }
+    }
+
+    #[test]
+    fn crc_ahead_equals_the_crc_of_the_bytes_before_the_end() {
+        let d = data(3 * CRC_AHEAD + 777);
+        let ends = [0, 1, CRC_AHEAD / 3, CRC_AHEAD + 5, d.len() - 8, d.len()];
+        // The parse positions it is told of: none, a few small steps, a jump over a big
+        // value, and past the end.
+        let walks: [&[u64]; 4] = [
+            &[],
+            &[0, 10, 20_000],
+            &[0, 2 * CRC_AHEAD as u64],
+            &[u64::MAX],
+        ];
+        for walk in walks {
+            for end in ends {
+                let mut c = CrcAhead::new(&d);
+                for &pos in walk {
+                    c.reach(pos);
+                }
+                assert_eq!(
+                    c.finish(&d, end),
+                    rdbscope_parser::checksum::crc64(&d[..end]),
+                    "walk {walk:?}, end {end}"
+                );
+            }
         }
     }
 

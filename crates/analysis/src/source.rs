@@ -110,7 +110,12 @@ pub fn drive_slice_released<E>(
     summary.header = Some(recs.header());
     let mut nested = Nested::default();
     let released = crate::pipeline::Released::new(release);
-    while let Some(rec) = recs.next() {
+    let mut crc = opts.checksum.then(|| crate::pipeline::CrcAhead::new(data));
+    loop {
+        if let Some(c) = &mut crc {
+            c.reach(recs.offset());
+        }
+        let Some(rec) = recs.next() else { break };
         let rec = rec.map_err(DriveError::Parse)?;
         released.parse_at(recs.offset());
         let mut state = recs.state();
@@ -125,14 +130,10 @@ pub fn drive_slice_released<E>(
         } = rec
         {
             summary.set_end(data, end);
-            match stored_checksum {
-                Some(0) => summary.checksum_disabled = true,
-                Some(s) if opts.checksum => {
-                    // The parse is over: every chunk read can go.
-                    let c = crate::pipeline::chunked_crc(
-                        data.get(..=offset as usize).unwrap_or(data),
-                        |from, to| release.release(from, to),
-                    );
+            match (stored_checksum, crc.take()) {
+                (Some(0), _) => summary.checksum_disabled = true,
+                (Some(s), Some(crc)) => {
+                    let c = crc.finish(data, (offset as usize).saturating_add(1));
                     summary.checksum = Some((s, c));
                 }
                 _ => {}
@@ -479,7 +480,7 @@ mod tests {
     }
 
     #[test]
-    fn slice_driver_releases_behind_the_parse_and_after_the_checksum() {
+    fn slice_driver_releases_behind_the_parse_and_checksums_ahead_of_it() {
         let data = crate::pipeline::test_util::big_strings_dump();
         let log = crate::pipeline::test_util::ReleaseLog::default();
         let mut s = InputSummary::default();
@@ -497,21 +498,17 @@ mod tests {
         let opts = DriveOptions { checksum: true };
         drive_slice_released(&data, opts, &mut s, &log, cb).unwrap();
         assert_eq!(keys, 120);
+        // The checksum was read along the parse, not in a second pass over the file.
         assert!(s.checksum.is_some() && s.checksum_mismatch().is_none());
         let calls = log.calls();
-        // The parse's calls come first; the checksum's start again from 0.
-        let parse_calls = calls
-            .iter()
-            .skip(1)
-            .position(|c| c.0 == 0)
-            .map_or(calls.len(), |p| p + 1);
         assert!(
-            parse_calls >= 2,
+            calls.len() >= 2,
             "released in steps while parsing: {calls:?}"
         );
-        // The checksum pass releases every chunk it read, up to the end.
-        let last = calls.last().unwrap();
-        assert_eq!(last.1, data.len() as u64 - 8, "{calls:?}");
+        assert_eq!(calls[0].0, 0, "{calls:?}");
+        for w in calls.windows(2) {
+            assert_eq!(w[0].1, w[1].0, "releases move forward: {calls:?}");
+        }
     }
 
     #[test]

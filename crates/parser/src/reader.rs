@@ -199,8 +199,29 @@ impl<'a> Cursor<'a> {
     }
 
     /// Skips an RDB string without materialising it.
-    #[inline]
+    ///
+    /// Framing skips millions of collection elements, most with a one- or two-byte plain
+    /// length: those are skipped inline, everything else (long lengths, integer and LZF
+    /// encodings, errors) takes the full [`string`](Self::string) path.
+    #[inline(always)]
     pub fn skip_string(&mut self, what: &'static str) -> Result<()> {
+        let rest = self.data.get(self.pos..).unwrap_or_default();
+        let skip = match *rest {
+            [b, ..] if b < 0x40 => Some(1 + usize::from(b)),
+            [b, b2, ..] if b < 0x80 => Some(2 + (usize::from(b & 0x3f) << 8 | usize::from(b2))),
+            _ => None,
+        };
+        match skip {
+            Some(n) if n <= rest.len() => {
+                self.pos += n;
+                Ok(())
+            }
+            _ => self.skip_string_slow(what),
+        }
+    }
+
+    #[inline(never)]
+    fn skip_string_slow(&mut self, what: &'static str) -> Result<()> {
         self.string(what).map(|_| ())
     }
 
