@@ -1333,7 +1333,7 @@ impl Model {
                 };
                 let (n, largest) = self.count_and_largest(k, scratch, per, detail)?;
                 if n > limit {
-                    return self.rebuild(k, scratch);
+                    return self.rebuild(k, scratch, detail);
                 }
                 let blob = v.blob().map_or(0, |b| b.data.len());
                 Ok(KeyEstimate {
@@ -1358,7 +1358,7 @@ impl Model {
                 let blob = v.blob().map_or(0, |b| b.data.len());
                 let (n, largest) = self.count_and_largest(k, scratch, per, detail)?;
                 if n > entries {
-                    return self.rebuild(k, scratch);
+                    return self.rebuild(k, scratch, detail);
                 }
                 Ok(KeyEstimate {
                     memory: 16 + self.blob(blob),
@@ -1367,7 +1367,7 @@ impl Model {
                     largest_element: largest,
                 })
             }
-            _ => self.rebuild(k, scratch),
+            _ => self.rebuild(k, scratch, detail),
         }
     }
 
@@ -1679,8 +1679,16 @@ impl Model {
     }
 
     /// Sets, hashes and sorted sets rebuilt element by element by the loader: the final
-    /// encoding follows the loading server's thresholds.
-    fn rebuild(&self, k: &KeyRecord<'_>, scratch: &mut Scratch) -> Result<KeyEstimate> {
+    /// encoding follows the loading server's thresholds. Where only the element lengths
+    /// matter (the count already rules a small encoding out; sorted-set members), they are
+    /// read without decoding the strings, unless `detail` asks for every element to be
+    /// decoded (and so validated).
+    fn rebuild(
+        &self,
+        k: &KeyRecord<'_>,
+        scratch: &mut Scratch,
+        detail: bool,
+    ) -> Result<KeyEstimate> {
         use rdbscope_parser::DataType;
         let t = &self.thresholds;
         let dt = k.value.data_type();
@@ -1694,33 +1702,44 @@ impl Model {
                 let total = k.value.element_count(scratch)?;
                 let small = total <= t.set_intset_entries
                     || (self.line.has_set_listpack() && total <= t.set_entries);
-                k.value.for_each_element(scratch, |e| {
-                    if let Element::Item(s) = e {
+                let by_len = !small
+                    && !detail
+                    && k.value.for_each_len(|len| {
                         n += 1;
-                        largest = largest.max(s.len());
-                        sds_sum += self.sds_alloc(s.len());
-                        if !small {
-                            all_int = false;
-                            return;
-                        }
-                        // One integer test serves the listpack size and the intset check.
-                        let int = match s {
-                            Scalar::Int(v) => Some(v),
-                            Scalar::Bytes(b) => canonical_int(b),
-                        };
-                        match int {
-                            Some(v) => {
-                                lp += lp_int_size(v);
-                                lo = lo.min(v);
-                                hi = hi.max(v);
-                            }
-                            None => {
-                                lp += lp_str_size(s.len());
+                        largest = largest.max(len);
+                        sds_sum += self.sds_alloc(len);
+                    })?;
+                if by_len {
+                    all_int = false;
+                } else {
+                    k.value.for_each_element(scratch, |e| {
+                        if let Element::Item(s) = e {
+                            n += 1;
+                            largest = largest.max(s.len());
+                            sds_sum += self.sds_alloc(s.len());
+                            if !small {
                                 all_int = false;
+                                return;
+                            }
+                            // One integer test serves the listpack size and the intset check.
+                            let int = match s {
+                                Scalar::Int(v) => Some(v),
+                                Scalar::Bytes(b) => canonical_int(b),
+                            };
+                            match int {
+                                Some(v) => {
+                                    lp += lp_int_size(v);
+                                    lo = lo.min(v);
+                                    hi = hi.max(v);
+                                }
+                                None => {
+                                    lp += lp_str_size(s.len());
+                                    all_int = false;
+                                }
                             }
                         }
-                    }
-                })?;
+                    })?;
+                }
                 if all_int && n <= t.set_intset_entries {
                     let w = if lo >= i16::MIN as i64 && hi <= i16::MAX as i64 {
                         2
@@ -1778,17 +1797,21 @@ impl Model {
             DataType::Zset => {
                 let (mut n, mut largest, mut sds_sum) = (0u64, 0u64, 0u64);
                 let mut embedded_sum = 0f64;
-                k.value.for_each_element(scratch, |e| {
-                    if let Element::Scored(s, _) = e {
-                        n += 1;
-                        largest = largest.max(s.len());
-                        sds_sum += self.sds_alloc(s.len());
-                        if self.line == ServerLine::Redis86 {
-                            embedded_sum +=
-                                self.skiplist_node_embedding(self.hdr(s.len()) + s.len() + 1);
-                        }
+                let mut member = |len: u64| {
+                    n += 1;
+                    largest = largest.max(len);
+                    sds_sum += self.sds_alloc(len);
+                    if self.line == ServerLine::Redis86 {
+                        embedded_sum += self.skiplist_node_embedding(self.hdr(len) + len + 1);
                     }
-                })?;
+                };
+                if detail || !k.value.for_each_len(&mut member)? {
+                    k.value.for_each_element(scratch, |e| {
+                        if let Element::Scored(s, _) = e {
+                            member(s.len());
+                        }
+                    })?;
+                }
                 if n <= t.zset_entries && largest <= t.zset_value {
                     // Small enough for a listpack (a ziplist on 6.2): a second pass sizes
                     // the scores as `zzlInsertAt` writes them (only here: formatting
@@ -1843,7 +1866,7 @@ impl Model {
                     largest_element: largest,
                 })
             }
-            DataType::Hash => self.hash(k, scratch),
+            DataType::Hash => self.hash(k, scratch, detail),
             DataType::Stream => self.stream(k),
             DataType::Module => Ok(KeyEstimate {
                 memory: 0,
@@ -1938,7 +1961,7 @@ impl Model {
         })
     }
 
-    fn hash(&self, k: &KeyRecord<'_>, scratch: &mut Scratch) -> Result<KeyEstimate> {
+    fn hash(&self, k: &KeyRecord<'_>, scratch: &mut Scratch, detail: bool) -> Result<KeyEstimate> {
         if matches!(
             k.value.kind(),
             ValueKind::HashListpackEx
@@ -1963,25 +1986,37 @@ impl Model {
         let small = total <= t.hash_entries;
         let size_lp = !from_blob && small;
         let size_zl = !from_blob && small && self.line == ServerLine::Redis62;
-        k.value.for_each_element(scratch, |e| {
-            if let Element::Field(f, v, _) = e {
-                let l = f.len().max(v.len());
-                largest = largest.max(l);
-                if convert_at.is_none() && l > t.hash_value {
-                    convert_at = Some(n);
-                }
-                if size_lp {
-                    lp += lp_entry_size(f) + lp_entry_size(v);
-                }
-                if size_zl {
-                    zl.push(f);
-                    zl.push(v);
-                }
-                // Fields are mstr blocks, counted by their usable size on every line.
-                elesize += self.hash_entry(f.len(), v.len(), false) + 24;
-                n += 1;
+        // Fields are mstr blocks, counted by their usable size on every line.
+        let mut pair = |f: u64, v: u64| {
+            let l = f.max(v);
+            largest = largest.max(l);
+            if convert_at.is_none() && l > t.hash_value {
+                convert_at = Some(n);
             }
-        })?;
+            elesize += self.hash_entry(f, v, false) + 24;
+            n += 1;
+        };
+        let mut field = None;
+        let by_len = !size_lp
+            && !detail
+            && k.value.for_each_len(|len| match field.take() {
+                None => field = Some(len),
+                Some(f) => pair(f, len),
+            })?;
+        if !by_len {
+            k.value.for_each_element(scratch, |e| {
+                if let Element::Field(f, v, _) = e {
+                    if size_lp {
+                        lp += lp_entry_size(f) + lp_entry_size(v);
+                    }
+                    if size_zl {
+                        zl.push(f);
+                        zl.push(v);
+                    }
+                    pair(f.len(), v.len());
+                }
+            })?;
+        }
         // Valkey 9 keeps every hash with field TTLs (HASH_2) as a hashtable.
         let force_ht = k.value.kind() == ValueKind::ValkeyHash2;
         if self.line == ServerLine::Redis62 && n <= t.hash_entries && convert_at.is_none() {
@@ -2047,20 +2082,32 @@ impl Model {
             // 128 bytes, else the field block plus the value's sds.
             let mut entries = 0u64;
             let mut volatile = 0u64;
-            k.value.for_each_element(scratch, |e| {
-                if let Element::Field(f, v, ttl) = e {
-                    volatile += u64::from(ttl.is_some());
-                    // A field with a TTL has at least an sds8 header and an 8-byte expiry.
-                    let (min_hdr, expiry) = if ttl.is_some() { (3, 8) } else { (0, 0) };
-                    let fs = self.hdr(f.len()).max(min_hdr) + f.len() + 1 + expiry;
-                    let embedded = fs + 3 + v.len() + 1;
-                    entries += if embedded <= 128 {
-                        self.c(embedded)
-                    } else {
-                        self.c(8 + self.hdr(f.len()).max(3) + f.len() + 1) + self.sds(v.len())
-                    };
-                }
-            })?;
+            let mut entry = |f: u64, v: u64, ttl: bool| {
+                volatile += u64::from(ttl);
+                // A field with a TTL has at least an sds8 header and an 8-byte expiry.
+                let (min_hdr, expiry) = if ttl { (3, 8) } else { (0, 0) };
+                let fs = self.hdr(f).max(min_hdr) + f + 1 + expiry;
+                let embedded = fs + 3 + v + 1;
+                entries += if embedded <= 128 {
+                    self.c(embedded)
+                } else {
+                    self.c(8 + self.hdr(f).max(3) + f + 1) + self.sds(v)
+                };
+            };
+            // Plain type 4 hashes have no field TTLs: their lengths are enough.
+            let mut field = None;
+            let by_len = !detail
+                && k.value.for_each_len(|len| match field.take() {
+                    None => field = Some(len),
+                    Some(f) => entry(f, len, false),
+                })?;
+            if !by_len {
+                k.value.for_each_element(scratch, |e| {
+                    if let Element::Field(f, v, ttl) = e {
+                        entry(f.len(), v.len(), ttl.is_some());
+                    }
+                })?;
+            }
             let extra = if self.line == ServerLine::Valkey90 {
                 8 + self.vset_mem(volatile)
             } else {

@@ -225,6 +225,29 @@ impl<'a> Cursor<'a> {
         self.string(what).map(|_| ())
     }
 
+    /// Skips an RDB string and returns its logical length ([`RdbStr::len`]: the declared
+    /// length of an LZF string, the decimal length of an integer encoding) without decoding
+    /// it. Plain strings with a one- or two-byte length are read inline.
+    #[inline(always)]
+    pub fn string_len(&mut self, what: &'static str) -> Result<u64> {
+        let rest = self.data.get(self.pos..).unwrap_or_default();
+        let (hdr, n) = match *rest {
+            [b, ..] if b < 0x40 => (1, usize::from(b)),
+            [b, b2, ..] if b < 0x80 => (2, usize::from(b & 0x3f) << 8 | usize::from(b2)),
+            _ => (0, 0),
+        };
+        if hdr > 0 && hdr + n <= rest.len() {
+            self.pos += hdr + n;
+            return Ok(n as u64);
+        }
+        self.string_len_slow(what)
+    }
+
+    #[inline(never)]
+    fn string_len_slow(&mut self, what: &'static str) -> Result<u64> {
+        self.string(what).map(|s| s.len())
+    }
+
     /// Reads a string-encoded double (`rdbLoadDoubleValue`).
     pub fn string_double(&mut self, what: &'static str) -> Result<f64> {
         let at = self.offset();

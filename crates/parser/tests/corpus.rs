@@ -1,7 +1,7 @@
 //! Every dump of `../shared/corpus` is read to its end, its checksum verified, and its keys
 //! equal the server-measured `truth.jsonl` plus the keys the manifest says expired at load.
 
-use rdbscope_parser::{checksum, Record, Records, Scratch};
+use rdbscope_parser::{checksum, Element, Record, Records, Scratch};
 use serde_json::Value as Json;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -33,7 +33,15 @@ fn read_all(data: &[u8]) -> Result<Vec<(u64, String, &'static str)>, rdbscope_pa
         match rec? {
             Record::Key(k) => {
                 let key = k.key.to_vec()?;
-                k.value.for_each_element(&mut scratch, |_| {})?;
+                let mut lens = Vec::new();
+                k.value.for_each_element(&mut scratch, |e| match e {
+                    Element::Item(s) | Element::Scored(s, _) => lens.push(s.len()),
+                    Element::Field(f, v, _) => lens.extend([f.len(), v.len()]),
+                })?;
+                let mut walked = Vec::new();
+                if k.value.for_each_len(|l| walked.push(l))? {
+                    assert_eq!(walked, lens, "for_each_len of {:?}", k.value.kind());
+                }
                 if let Some(s) = k.value.stream()? {
                     s.for_each_node(|_| Ok(()))?;
                     s.for_each_group(|g| g.for_each_consumer(|_| Ok(())))?;

@@ -96,7 +96,16 @@ fn exercise_key(k: &KeyRecord<'_>, scratch: &mut Scratch) -> Result<Key, Error> 
         })?;
     }
     let mut elements = Vec::new();
-    v.for_each_element(scratch, |e| elements.push(El::of(e)))?;
+    let mut lens = Vec::new();
+    v.for_each_element(scratch, |e| {
+        lens.extend(element_lens(&e));
+        elements.push(El::of(e));
+    })?;
+    // The length-only walk, where it applies, sees the same strings.
+    let mut walked = Vec::new();
+    if v.for_each_len(|l| walked.push(l))? {
+        assert_eq!(walked, lens, "for_each_len of {:?}", v.kind());
+    }
     let count = v.element_count(scratch)?;
     Ok(Key {
         db: k.db,
@@ -106,6 +115,14 @@ fn exercise_key(k: &KeyRecord<'_>, scratch: &mut Scratch) -> Result<Key, Error> 
         elements,
         count,
     })
+}
+
+/// The logical lengths of an element's strings (scores and TTLs left out).
+fn element_lens(e: &Element<'_>) -> Vec<u64> {
+    match e {
+        Element::Item(s) | Element::Scored(s, _) => vec![s.len()],
+        Element::Field(f, v, _) => vec![f.len(), v.len()],
+    }
 }
 
 /// Reads a whole file the way a thorough reader would; the first error wins.
