@@ -409,58 +409,67 @@ pub struct Aggregate {
     pub dropped_at_load: Stats,
     /// The `used_memory` prediction's accumulator.
     pub used: UsedMemory,
-    /// The last row added to `by_db`, `patterns` and each prefix level, not yet in its
-    /// table ([`Aggregate::flush`]): consecutive keys often share these rows, and a byte
-    /// comparison is cheaper than a hash-table lookup.
+    /// The row last added to in `by_db`, `patterns` and each prefix level: consecutive
+    /// keys often share these rows, and a byte comparison is cheaper than a hash-table
+    /// lookup.
     pending: Vec<Pending>,
 }
 
-/// A row being accumulated outside its table.
+/// The row a table last took a key for, remembered so that the next key with the same
+/// bytes (consecutive keys often share a prefix or pattern) goes straight to it: a byte
+/// comparison instead of hashing and probing.
 #[derive(Debug, Clone, Default)]
 struct Pending {
     key: Vec<u8>,
-    /// The key's rank in its table (computed once).
+    /// The key's rank in its table.
     rank: u64,
-    stats: RowTotals,
+    /// The row's position in its table, valid while the table's generation is `generation`.
+    at: usize,
+    generation: u64,
     live: bool,
 }
 
 impl Pending {
-    /// Adds `f` to the row `key` of `table`, through the pending row.
+    /// Adds `f` to the row `key` of `table` and returns the key's rank. `rank`, if known,
+    /// is the key's rank (a prefix level that repeats the previous level's bytes).
     #[inline(always)]
-    fn add(&mut self, table: &mut CappedTable<RowTotals>, key: &[u8], f: &Facts) {
+    fn add(
+        &mut self,
+        table: &mut CappedTable<RowTotals>,
+        key: &[u8],
+        rank: Option<u64>,
+        f: &Facts,
+    ) -> u64 {
         if self.live && same_bytes(&self.key, key) {
-            self.stats.add(f);
-        } else {
-            self.add_other_key(table, key, f);
+            if let Some(row) = table.row_at(self.at, self.generation) {
+                row.add(f);
+                return self.rank;
+            }
         }
+        self.add_other_key(table, key, rank, f)
     }
 
-    /// [`Pending::add`] of a key that is not the pending row's.
+    /// [`Pending::add`] of a key that is not the remembered one.
     #[inline(never)]
-    fn add_other_key(&mut self, table: &mut CappedTable<RowTotals>, key: &[u8], f: &Facts) {
-        // A key the full table refuses goes straight to `other` (most keys of a
-        // high-cardinality level such as per-user prefixes); the pending row stays.
-        let rank = table.rank(key);
-        if table.rejects_ranked(key, rank) {
-            table.fold(|o| o.add(f));
-            return;
+    fn add_other_key(
+        &mut self,
+        table: &mut CappedTable<RowTotals>,
+        key: &[u8],
+        rank: Option<u64>,
+        f: &Facts,
+    ) -> u64 {
+        let rank = rank.unwrap_or_else(|| table.rank(key));
+        // A key the table folds into `other` (most keys of a high-cardinality level such
+        // as per-user prefixes) leaves the remembered row as it is.
+        if let Some(at) = table.add_ranked_at(key, rank, |r| r.add(f)) {
+            self.key.clear();
+            self.key.extend_from_slice(key);
+            self.rank = rank;
+            self.at = at;
+            self.generation = table.generation();
+            self.live = true;
         }
-        self.flush(table);
-        self.key.clear();
-        self.key.extend_from_slice(key);
-        self.rank = rank;
-        self.live = true;
-        self.stats.add(f);
-    }
-
-    fn flush(&mut self, table: &mut CappedTable<RowTotals>) {
-        if self.live {
-            let stats = &self.stats;
-            table.add_ranked(&self.key, self.rank, |r| r.merge(stats));
-            self.stats = RowTotals::default();
-            self.live = false;
-        }
+        rank
     }
 }
 
@@ -565,22 +574,6 @@ impl Aggregate {
         }
     }
 
-    /// Moves the pending rows into their tables. Call before reading `by_db`, `patterns`
-    /// or `prefixes` ([`Aggregate::merge`] does it for both sides).
-    pub fn flush(&mut self) {
-        let mut pending = std::mem::take(&mut self.pending);
-        if let Some(p) = pending.get_mut(0) {
-            p.flush(&mut self.by_db);
-        }
-        if let Some(p) = pending.get_mut(1) {
-            p.flush(&mut self.patterns);
-        }
-        for (p, t) in pending.iter_mut().skip(2).zip(self.prefixes.iter_mut()) {
-            p.flush(t);
-        }
-        self.pending = pending;
-    }
-
     /// The configuration.
     pub fn config(&self) -> &AggregateConfig {
         &self.config
@@ -646,22 +639,26 @@ impl Aggregate {
         self.by_file.entry(scope.file).or_default().add(memory);
         let pending = &mut self.pending;
         if let Some(p) = pending.get_mut(0) {
-            p.add(&mut self.by_db, &k.db.to_be_bytes(), &facts);
+            p.add(&mut self.by_db, &k.db.to_be_bytes(), None, &facts);
         }
         self.by_encoding
             .entry((ty, est.map(|e| e.encoding)))
             .or_default()
             .add(memory);
+        // A level whose prefix is the previous level's (no further separator) has the
+        // same bytes, so the same rank.
+        let mut previous: Option<(usize, u64)> = None;
         for (level, p) in
             prefixes(key_bytes, &self.config.separators, self.config.depth).enumerate()
         {
             if let (Some(t), Some(c)) = (self.prefixes.get_mut(level), pending.get_mut(level + 2)) {
-                c.add(t, p, &facts);
+                let known = previous.filter(|&(len, _)| len == p.len()).map(|(_, r)| r);
+                previous = Some((p.len(), c.add(t, p, known, &facts)));
             }
         }
         infer_pattern(key_bytes, &self.config.separators, pattern);
         if let Some(c) = pending.get_mut(1) {
-            c.add(&mut self.patterns, pattern, &facts);
+            c.add(&mut self.patterns, pattern, None, &facts);
         }
         let bucket = expiry_bucket(k.expire_ms, scope.ctime_ms, expired);
         self.expiry[bucket].add(memory);
@@ -801,9 +798,7 @@ impl Aggregate {
     }
 
     /// Adds another aggregate (another thread's keys, or another file's).
-    pub fn merge(&mut self, mut o: Aggregate) {
-        self.flush();
-        o.flush();
+    pub fn merge(&mut self, o: Aggregate) {
         self.totals.merge(&o.totals);
         self.estimated += o.estimated;
         self.key_overhead += o.key_overhead;
@@ -892,6 +887,61 @@ fn offer<M: Ord + Copy>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A dump of string keys `p{i}:x` for each `i` in `ids`, and its key records.
+    fn keys_dump(ids: &[u32]) -> Vec<u8> {
+        let mut w = rdbscope_testwriter::RdbWriter::redis(11);
+        w.select_db(0);
+        for i in ids {
+            w.key(
+                0,
+                format!("p{i}:x"),
+                &rdbscope_testwriter::encode::string("v"),
+            );
+        }
+        w.finish()
+    }
+
+    fn add_all(agg: &mut Aggregate, data: &[u8]) {
+        let scope = FileScope::new(0, None, None, None);
+        let mut work = Work::default();
+        for r in rdbscope_parser::Records::new(data).unwrap() {
+            if let rdbscope_parser::Record::Key(k) = r.unwrap() {
+                agg.add_key(&scope, &k, &mut work);
+            }
+        }
+    }
+
+    #[test]
+    fn keys_added_after_a_merge_land_as_in_one_pass() {
+        // The remembered row of a table may be evicted by a merge; the next key with the
+        // same bytes must then fold as a single pass folds it, not land on another row.
+        let config = AggregateConfig {
+            row_cap: 4,
+            ..AggregateConfig::default()
+        };
+        let first: Vec<u32> = (0..20).collect();
+        let second: Vec<u32> = (20..60).collect();
+        let third: Vec<u32> = [19].into_iter().chain(0..20).collect();
+        let (d1, d2, d3) = (keys_dump(&first), keys_dump(&second), keys_dump(&third));
+        let mut merged = Aggregate::new(config, 0);
+        add_all(&mut merged, &d1);
+        let mut other = Aggregate::new(config, 0);
+        add_all(&mut other, &d2);
+        merged.merge(other);
+        add_all(&mut merged, &d3);
+        let mut single = Aggregate::new(config, 0);
+        for d in [&d1, &d2, &d3] {
+            add_all(&mut single, d);
+        }
+        let rows = |a: Aggregate| {
+            let by = |r: &RowTotals| r.all.keys;
+            let mut tables = vec![a.patterns.into_sorted(by)];
+            tables.extend(a.prefixes.into_iter().map(|t| t.into_sorted(by)));
+            tables
+        };
+        assert_eq!(rows(merged), rows(single));
+    }
 
     #[test]
     fn expiry_buckets_measure_from_ctime() {

@@ -143,7 +143,10 @@ pub struct CappedTable<S> {
     order: BinaryHeap<(u64, Box<[u8]>)>,
     other: S,
     folded: bool,
-    hash: fn(&[u8]) -> u64,
+    /// Bumped whenever rows may move (insertion, eviction): see [`row_at`](Self::row_at).
+    generation: u64,
+    /// A replacement for [`stable_hash`] (tests force collisions with it).
+    hash: Option<fn(&[u8]) -> u64>,
 }
 
 /// One retained row: its key, the key's rank and its statistics.
@@ -169,24 +172,33 @@ impl<S: RowStats> CappedTable<S> {
     /// An empty table keeping at most `cap` rows. With `cap == 0` everything goes to
     /// `other`.
     pub fn new(cap: usize) -> Self {
-        Self::with_hash(cap, stable_hash)
-    }
-
-    fn with_hash(cap: usize, hash: fn(&[u8]) -> u64) -> Self {
         Self {
             cap,
             rows: hashbrown::HashTable::new(),
             order: BinaryHeap::new(),
             other: S::default(),
             folded: false,
-            hash,
+            generation: 0,
+            hash: None,
+        }
+    }
+
+    #[cfg(test)]
+    fn with_hash(cap: usize, hash: fn(&[u8]) -> u64) -> Self {
+        Self {
+            hash: Some(hash),
+            ..Self::new(cap)
         }
     }
 
     /// The rank of `key` (its [`stable_hash`]), for [`rejects_ranked`](Self::rejects_ranked)
     /// and [`add_ranked`](Self::add_ranked).
+    #[inline]
     pub fn rank(&self, key: &[u8]) -> u64 {
-        (self.hash)(key)
+        match self.hash {
+            None => stable_hash(key),
+            Some(h) => h(key),
+        }
     }
 
     /// Applies `f` to the row of `key`, creating it if it ranks among the `cap` smallest
@@ -201,24 +213,56 @@ impl<S: RowStats> CappedTable<S> {
 
     /// [`add`](Self::add) with the key's [`rank`](Self::rank) already computed.
     pub fn add_ranked(&mut self, key: &[u8], rank: u64, f: impl FnOnce(&mut S)) {
+        self.add_ranked_at(key, rank, f);
+    }
+
+    /// [`add_ranked`](Self::add_ranked), returning where the key's row is (`None` when the
+    /// key was folded into `other`): later contributions for the same key can go straight
+    /// to [`row_at`](Self::row_at) while the [`generation`](Self::generation) stays the same.
+    pub fn add_ranked_at(
+        &mut self,
+        key: &[u8],
+        rank: u64,
+        f: impl FnOnce(&mut S),
+    ) -> Option<usize> {
         // A full table only holds keys ranked at or below its top: a key ranked above it
         // cannot be there, and is folded without probing the table (the common case for a
         // high-cardinality level such as per-user prefixes).
         if self.rejects_ranked(key, rank) {
             self.fold(f);
-            return;
+            return None;
         }
-        if let Some(row) = self.rows.find_mut(rank, |r| *r.key == *key) {
-            f(&mut row.stats);
-            return;
+        if let Some(at) = self.rows.find_bucket_index(rank, |r| *r.key == *key) {
+            if let Some(row) = self.rows.get_bucket_mut(at) {
+                f(&mut row.stats);
+                return Some(at);
+            }
         }
         if self.admits(rank, key) {
             let mut stats = S::default();
             f(&mut stats);
-            self.insert_new(key.into(), rank, stats);
+            Some(self.insert_new(key.into(), rank, stats))
         } else {
             self.fold(f);
+            None
         }
+    }
+
+    /// Changes whenever rows may have moved, which makes positions returned by
+    /// [`add_ranked_at`](Self::add_ranked_at) stale.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The statistics of the row at `at`, as returned by
+    /// [`add_ranked_at`](Self::add_ranked_at) in `generation`; `None` if rows have moved
+    /// since (the caller then adds by key again).
+    #[inline]
+    pub fn row_at(&mut self, at: usize, generation: u64) -> Option<&mut S> {
+        if generation != self.generation {
+            return None;
+        }
+        self.rows.get_bucket_mut(at).map(|r| &mut r.stats)
     }
 
     /// Whether [`add`](Self::add) would fold `key`, of rank `rank` ([`rank`](Self::rank)),
@@ -249,17 +293,21 @@ impl<S: RowStats> CappedTable<S> {
                 .is_some_and(|(top, top_key)| (rank, key) < (*top, &**top_key))
     }
 
-    /// Inserts a key that is absent and admitted, evicting the largest rank if full.
-    fn insert_new(&mut self, key: Box<[u8]>, rank: u64, stats: S) {
+    /// Inserts a key that is absent and admitted, evicting the largest rank if full;
+    /// returns the new row's position.
+    fn insert_new(&mut self, key: Box<[u8]>, rank: u64, stats: S) -> usize {
         if self.rows.len() >= self.cap {
             self.evict_top();
         }
         self.order.push((rank, key.clone()));
+        self.generation += 1;
         self.rows
-            .insert_unique(rank, Row { key, rank, stats }, |r| r.rank);
+            .insert_unique(rank, Row { key, rank, stats }, |r| r.rank)
+            .bucket_index()
     }
 
     fn evict_top(&mut self) {
+        self.generation += 1;
         if let Some((rank, key)) = self.order.pop() {
             if let Ok(e) = self.rows.find_entry(rank, |r| r.key == key) {
                 let (row, _) = e.remove();
@@ -454,6 +502,32 @@ mod tests {
         assert_eq!(t.get(b"b"), Some(&1));
         assert_eq!(t.get(b"c"), None);
         assert_eq!(*t.other(), 111);
+    }
+
+    #[test]
+    fn row_at_is_refused_once_rows_may_have_moved() {
+        // A constant hash ranks by the bytes alone ("a" < "b") and puts every row in the
+        // same probe group, so a freed position is taken again by the next insertion.
+        let mut t = Table::with_hash(1, |_| 7);
+        let at = t.add_ranked_at(b"b", 7, |s| *s += 1).unwrap();
+        let generation = t.generation();
+        *t.row_at(at, generation).unwrap() += 2;
+        assert_eq!(t.get(b"b"), Some(&3));
+        let again = t.add_ranked_at(b"b", 7, |s| *s += 4);
+        assert_eq!(
+            (again, t.generation()),
+            (Some(at), generation),
+            "no row moved"
+        );
+        let a_at = t.add_ranked_at(b"a", 7, |s| *s += 10).unwrap();
+        assert_eq!(a_at, at, "the evicted row's position is reused");
+        // "b" was evicted and its position now holds "a": the old handle is refused.
+        assert!(t.row_at(at, generation).is_none());
+        assert_eq!(t.get(b"a"), Some(&10));
+        assert_eq!(*t.other(), 7);
+        // A folded key has no position.
+        assert_eq!(t.add_ranked_at(b"b", 7, |s| *s += 100), None);
+        assert_eq!(*t.other(), 107);
     }
 
     #[test]

@@ -357,10 +357,7 @@ fn parallel_pass<'a>(
                 (agg, w)
             },
         )
-        .map(|(mut a, _)| {
-            a.flush();
-            a
-        })
+        .map(|(a, _)| a)
         .reduce(
             || Aggregate::new(config, file),
             |mut a, b| {
@@ -503,8 +500,7 @@ impl<'j> Sequential<'j> {
         self.progress_to(end);
     }
 
-    fn finish(mut self, summary: InputSummary, err: Option<DriveError<()>>) -> FileResult {
-        self.agg.flush();
+    fn finish(self, summary: InputSummary, err: Option<DriveError<()>>) -> FileResult {
         let mut ctx = self
             .ctx
             .unwrap_or_else(|| FileContext::new(summary.header.as_ref()));
@@ -714,11 +710,10 @@ impl Workers {
     /// Merges every slot into `agg`.
     fn into_aggregate(self, agg: &mut Aggregate) {
         for slot in self.slots {
-            let (mut a, _) = match slot.into_inner() {
+            let (a, _) = match slot.into_inner() {
                 Ok(s) => s,
                 Err(p) => p.into_inner(),
             };
-            a.flush();
             agg.merge(a);
         }
     }

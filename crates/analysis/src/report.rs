@@ -837,8 +837,7 @@ pub fn build(mut files: Vec<NamedResult>, opts: &ReportOptions) -> Report {
     let mut tables = 0u64;
     let mut agg: Option<Aggregate> = None;
     for f in files {
-        let mut fr = f.result;
-        fr.aggregate.flush();
+        let fr = f.result;
         let mismatch = fr.summary.checksum_mismatch();
         let ok = fr.damage.is_none() && mismatch.is_none();
         complete &= ok;
