@@ -79,6 +79,8 @@ use std::str::FromStr;
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Separators {
     bits: [u64; 4],
+    /// The separator when there is exactly one (a faster search).
+    single: Option<u8>,
 }
 
 /// Why a separator set was refused.
@@ -113,7 +115,10 @@ impl Separators {
         if chars.is_empty() {
             return Err(SeparatorsError::Empty);
         }
-        let mut set = Self { bits: [0; 4] };
+        let mut set = Self {
+            bits: [0; 4],
+            single: None,
+        };
         for c in chars.chars() {
             let b = u8::try_from(c)
                 .ok()
@@ -129,7 +134,10 @@ impl Separators {
         if !b.is_ascii() {
             return None;
         }
-        let mut set = Self { bits: [0; 4] };
+        let mut set = Self {
+            bits: [0; 4],
+            single: None,
+        };
         set.insert(b);
         Some(set)
     }
@@ -138,6 +146,8 @@ impl Separators {
         if let Some(w) = self.bits.get_mut(usize::from(b >> 6)) {
             *w |= 1 << (b & 63);
         }
+        let count: u32 = self.bits.iter().map(|w| w.count_ones()).sum();
+        self.single = (count == 1).then_some(b);
     }
 
     /// Whether `b` is a separator.
@@ -148,15 +158,52 @@ impl Separators {
             .is_some_and(|w| (w >> (b & 63)) & 1 == 1)
     }
 
+    /// Position of the first separator in `bytes`.
+    #[inline]
+    pub fn find(&self, bytes: &[u8]) -> Option<usize> {
+        match self.single {
+            Some(b) => find_byte(b, bytes),
+            None => bytes.iter().position(|&b| self.contains(b)),
+        }
+    }
+
     /// The separator bytes, ascending.
     pub fn bytes(&self) -> impl Iterator<Item = u8> + '_ {
         (0..=u8::MAX).filter(|&b| self.contains(b))
     }
 }
 
+/// Position of the first `b` in `s`, eight bytes at a time: key segments are short, and
+/// a library search's setup costs more than it saves on them.
+#[inline]
+fn find_byte(b: u8, s: &[u8]) -> Option<usize> {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let pattern = LOW * u64::from(b);
+    let mut chunks = s.chunks_exact(8);
+    let mut at = 0;
+    for c in &mut chunks {
+        let w = u64::from_le_bytes(<[u8; 8]>::try_from(c).unwrap_or_default()) ^ pattern;
+        // The lowest set high bit marks the first zero byte of `w` (borrows only run upward).
+        let zero = w.wrapping_sub(LOW) & !w & HIGH;
+        if zero != 0 {
+            return Some(at + (zero.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&x| x == b)
+        .map(|p| at + p)
+}
+
 impl Default for Separators {
     fn default() -> Self {
-        let mut set = Self { bits: [0; 4] };
+        let mut set = Self {
+            bits: [0; 4],
+            single: None,
+        };
         set.insert(b':');
         set
     }
@@ -243,7 +290,7 @@ impl<'k> Iterator for Prefixes<'k> {
     fn next(&mut self) -> Option<&'k [u8]> {
         self.remaining = self.remaining.checked_sub(1)?;
         let rest = self.key.get(self.scan..).unwrap_or_default();
-        match rest.iter().position(|&b| self.seps.contains(b)) {
+        match self.seps.find(rest) {
             Some(i) => {
                 self.end = self.scan + i + 1;
                 self.scan = self.end;
@@ -331,10 +378,7 @@ fn infer(key: &[u8], seps: &Separators, out: &mut Vec<u8>, fast: bool) {
                 n
             }
             None => {
-                let n = rest
-                    .iter()
-                    .position(|&b| seps.contains(b))
-                    .unwrap_or(rest.len());
+                let n = seps.find(rest).unwrap_or(rest.len());
                 fold_segment(rest.get(..n).unwrap_or_default(), out, fast);
                 n
             }
@@ -484,12 +528,26 @@ fn uuid_len(s: &[u8], seps: &Separators) -> Option<usize> {
     if (u[8], u[13], u[18], u[23]) != (b'-', b'-', b'-', b'-') {
         return None;
     }
-    let ok = u.iter().enumerate().all(|(i, b)| match i {
-        8 | 13 | 18 | 23 => *b == b'-',
-        _ => b.is_ascii_hexdigit(),
-    });
+    // Every other byte is a hex digit: one table lookup each, and-ed without branching.
+    let hex = |part: &[u8]| {
+        part.iter()
+            .fold(1, |acc, &b| acc & HEX_DIGIT[usize::from(b)])
+            == 1
+    };
+    let ok = hex(&u[..8]) && hex(&u[9..13]) && hex(&u[14..18]) && hex(&u[19..23]) && hex(&u[24..]);
     (ok && at_boundary(s, 36, seps)).then_some(36)
 }
+
+/// 1 for the ASCII hex digits `0-9a-fA-F`, 0 for every other byte.
+const HEX_DIGIT: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (i as u8).is_ascii_hexdigit() as u8;
+        i += 1;
+    }
+    t
+};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Class {
@@ -1006,6 +1064,55 @@ mod tests {
             fold_segment(&seg, &mut got, false);
             fold_segment_reference(&seg, &mut want);
             assert_eq!(got, want, "{:?}", String::from_utf8_lossy(&seg));
+        }
+    }
+
+    /// The UUID rule as first written (a `match` on each position), the oracle of the
+    /// table-driven one.
+    fn uuid_len_reference(s: &[u8], seps: &Separators) -> Option<usize> {
+        let u = s.get(..36)?;
+        let ok = u.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        });
+        (ok && at_boundary(s, 36, seps)).then_some(36)
+    }
+
+    #[test]
+    fn uuid_rule_matches_its_reference() {
+        let seps = Separators::default();
+        let good = b"0f8fAD5b-d9cb-469f-a165-70867728950e:x".to_vec();
+        assert_eq!(uuid_len(&good, &seps), Some(36));
+        // Every position replaced by every byte: one bad byte anywhere must be refused.
+        for i in 0..good.len() {
+            for b in 0..=u8::MAX {
+                let mut s = good.clone();
+                s[i] = b;
+                assert_eq!(
+                    uuid_len(&s, &seps),
+                    uuid_len_reference(&s, &seps),
+                    "byte {b:#x} at {i}"
+                );
+            }
+        }
+        for n in 0..good.len() {
+            assert_eq!(
+                uuid_len(&good[..n], &seps),
+                uuid_len_reference(&good[..n], &seps)
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn separator_search_finds_the_first_separator(
+            s in proptest::collection::vec(proptest::sample::select(b"ab:|\x80\xff".to_vec()), 0..40),
+        ) {
+            for set in [":", "|", ":|"] {
+                let seps = Separators::new(set).expect("valid");
+                let want = s.iter().position(|&b| seps.contains(b));
+                proptest::prop_assert_eq!(seps.find(&s), want, "{}", set);
+            }
         }
     }
 
