@@ -243,6 +243,15 @@ pub struct KeyRow {
     pub freq: Option<u8>,
 }
 
+/// Slots of the per-type encoding table: every [`Encoding`], and one for keys the model
+/// could not size.
+const ENCODING_SLOTS: usize = Encoding::ALL.len() + 1;
+
+/// The slot of an encoding in the per-type encoding table.
+fn encoding_slot(e: Option<Encoding>) -> usize {
+    e.map_or(Encoding::ALL.len(), |e| e as usize)
+}
+
 /// Databases kept apart (a server has 16 by default; a hostile file may name millions).
 pub const DB_ROWS: usize = 4096;
 
@@ -359,12 +368,10 @@ pub struct Aggregate {
     pub estimated: u64,
     /// Predicted keyspace overhead per key (expires entries).
     pub key_overhead: u64,
-    /// Per file: keys and memory.
-    pub by_file: BTreeMap<u32, Stats>,
     /// Per database (rows keyed by the db number, big-endian).
     pub by_db: CappedTable<RowTotals>,
     /// Per (type, encoding after load); `None` when the model could not size the key.
-    pub by_encoding: BTreeMap<(usize, Option<Encoding>), Stats>,
+    by_encoding: [[Stats; ENCODING_SLOTS]; TYPES.len()],
     /// Per module name: values and memory.
     pub by_module: CappedTable<RowTotals>,
     /// Prefix rows per level (index 0 = level 1).
@@ -543,9 +550,8 @@ impl Aggregate {
             totals: RowTotals::default(),
             estimated: 0,
             key_overhead: 0,
-            by_file: BTreeMap::new(),
             by_db: CappedTable::new(DB_ROWS),
-            by_encoding: BTreeMap::new(),
+            by_encoding: [[Stats::default(); ENCODING_SLOTS]; TYPES.len()],
             by_module: CappedTable::new(256),
             prefixes: (0..config.depth)
                 .map(|_| CappedTable::new(config.row_cap))
@@ -572,6 +578,19 @@ impl Aggregate {
             used: UsedMemory::for_file(file),
             pending: vec![Pending::default(); config.depth + 2],
         }
+    }
+
+    /// Keys and memory per (type index in [`TYPES`], encoding after load), in that order;
+    /// the encoding is `None` where the model could not size the key. Only pairs with keys.
+    pub fn by_encoding(&self) -> impl Iterator<Item = ((usize, Option<Encoding>), &Stats)> {
+        self.by_encoding.iter().enumerate().flat_map(|(ty, slots)| {
+            std::iter::once(None)
+                .chain(Encoding::ALL.into_iter().map(Some))
+                .filter_map(move |e| {
+                    let s = slots.get(encoding_slot(e))?;
+                    (s.keys > 0).then_some(((ty, e), s))
+                })
+        })
     }
 
     /// The configuration.
@@ -636,15 +655,17 @@ impl Aggregate {
             small_string,
         };
         self.totals.add(&facts);
-        self.by_file.entry(scope.file).or_default().add(memory);
         let pending = &mut self.pending;
         if let Some(p) = pending.get_mut(0) {
             p.add(&mut self.by_db, &k.db.to_be_bytes(), None, &facts);
         }
-        self.by_encoding
-            .entry((ty, est.map(|e| e.encoding)))
-            .or_default()
-            .add(memory);
+        if let Some(s) = self
+            .by_encoding
+            .get_mut(ty)
+            .and_then(|t| t.get_mut(encoding_slot(est.map(|e| e.encoding))))
+        {
+            s.add(memory);
+        }
         // A level whose prefix is the previous level's (no further separator) has the
         // same bytes, so the same rank.
         let mut previous: Option<(usize, u64)> = None;
@@ -802,12 +823,11 @@ impl Aggregate {
         self.totals.merge(&o.totals);
         self.estimated += o.estimated;
         self.key_overhead += o.key_overhead;
-        for (f, s) in &o.by_file {
-            self.by_file.entry(*f).or_default().merge(s);
-        }
         self.by_db.merge(o.by_db);
-        for (k, s) in &o.by_encoding {
-            self.by_encoding.entry(*k).or_default().merge(s);
+        for (mine, theirs) in self.by_encoding.iter_mut().zip(&o.by_encoding) {
+            for (a, b) in mine.iter_mut().zip(theirs) {
+                a.merge(b);
+            }
         }
         self.by_module.merge(o.by_module);
         for (a, b) in self.prefixes.iter_mut().zip(o.prefixes) {

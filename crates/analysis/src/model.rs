@@ -389,6 +389,22 @@ pub enum Encoding {
 }
 
 impl Encoding {
+    /// Every encoding, in declaration (and `Ord`) order.
+    pub const ALL: [Encoding; 12] = [
+        Encoding::Int,
+        Encoding::Embstr,
+        Encoding::Raw,
+        Encoding::Listpack,
+        Encoding::Ziplist,
+        Encoding::ListpackEx,
+        Encoding::Intset,
+        Encoding::Quicklist,
+        Encoding::Hashtable,
+        Encoding::Skiplist,
+        Encoding::Stream,
+        Encoding::Module,
+    ];
+
     /// The `OBJECT ENCODING` reply.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -841,14 +841,8 @@ pub fn build(mut files: Vec<NamedResult>, opts: &ReportOptions) -> Report {
         let mismatch = fr.summary.checksum_mismatch();
         let ok = fr.damage.is_none() && mismatch.is_none();
         complete &= ok;
-        let stats = fr
-            .aggregate
-            .by_file
-            .values()
-            .fold(Stats::default(), |mut a, s| {
-                a.merge(s);
-                a
-            });
+        // The file's own aggregate: its totals are the file's.
+        let stats = fr.aggregate.totals.all;
         file_rows.push(FileRow {
             name: f.name.clone(),
             bytes: f.bytes,
@@ -933,11 +927,10 @@ pub fn build(mut files: Vec<NamedResult>, opts: &ReportOptions) -> Report {
             .map(|(t, s)| share(t.as_str().to_string(), s))
             .collect(),
         by_encoding: agg
-            .by_encoding
-            .iter()
+            .by_encoding()
             .map(|((t, e), s)| {
                 let enc = e.map_or("unknown", |e| e.as_str());
-                share(format!("{}/{enc}", TYPES[*t].as_str()), s)
+                share(format!("{}/{enc}", TYPES[t].as_str()), s)
             })
             .collect(),
         by_module: agg
