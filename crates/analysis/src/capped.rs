@@ -164,7 +164,9 @@ pub struct CappedTable<S> {
     cap: usize,
     rows: hashbrown::HashTable<Row<S>>,
     /// The retained keys by rank, largest on top: the next one to evict.
-    order: BinaryHeap<(u64, Box<[u8]>)>,
+    /// The retained ranks, largest on top: the next row to evict (its key is looked up
+    /// only when two retained keys share that rank).
+    order: BinaryHeap<u64>,
     other: S,
     folded: bool,
     /// Bumped whenever rows may move (insertion, eviction): see [`row_at`](Self::row_at).
@@ -294,11 +296,26 @@ impl<S: RowStats> CappedTable<S> {
     /// every retained key, so it is not there and never will be (the largest retained rank
     /// only goes down). Use [`fold`](Self::fold) for such a key.
     pub fn rejects_ranked(&self, key: &[u8], rank: u64) -> bool {
-        self.rows.len() >= self.cap
-            && self
-                .order
-                .peek()
-                .is_none_or(|(top, top_key)| (rank, key) > (*top, &**top_key))
+        self.rows.len() >= self.cap && self.above_top(rank, key) != Some(false)
+    }
+
+    /// Whether `(rank, key)` ranks above the largest retained key (`None` without rows).
+    #[inline]
+    fn above_top(&self, rank: u64, key: &[u8]) -> Option<bool> {
+        let &top = self.order.peek()?;
+        if rank != top {
+            return Some(rank > top);
+        }
+        Some(self.top_key(top).is_some_and(|k| key > k))
+    }
+
+    /// The largest key among the retained rows of rank `rank`.
+    fn top_key(&self, rank: u64) -> Option<&[u8]> {
+        self.rows
+            .iter_hash(rank)
+            .filter(|r| r.rank == rank)
+            .map(|r| &*r.key)
+            .max()
     }
 
     /// Applies `f` to `other`, for a key [`rejects_ranked`](Self::rejects_ranked) refused: the same as
@@ -310,11 +327,8 @@ impl<S: RowStats> CappedTable<S> {
 
     /// Whether a key not in the table ranks below the largest retained one (or fits).
     fn admits(&self, rank: u64, key: &[u8]) -> bool {
-        self.rows.len() < self.cap
-            || self
-                .order
-                .peek()
-                .is_some_and(|(top, top_key)| (rank, key) < (*top, &**top_key))
+        // `key` is absent, so it cannot equal the top key.
+        self.rows.len() < self.cap || self.above_top(rank, key) == Some(false)
     }
 
     /// Inserts a key that is absent and admitted, evicting the largest rank if full;
@@ -323,7 +337,7 @@ impl<S: RowStats> CappedTable<S> {
         if self.rows.len() >= self.cap {
             self.evict_top();
         }
-        self.order.push((rank, key.clone()));
+        self.order.push(rank);
         self.generation += 1;
         self.rows
             .insert_unique(rank, Row { key, rank, stats }, |r| r.rank)
@@ -332,8 +346,14 @@ impl<S: RowStats> CappedTable<S> {
 
     fn evict_top(&mut self) {
         self.generation += 1;
-        if let Some((rank, key)) = self.order.pop() {
-            if let Ok(e) = self.rows.find_entry(rank, |r| r.key == key) {
+        if let Some(rank) = self.order.pop() {
+            let shared = self.rows.iter_hash(rank).filter(|r| r.rank == rank).nth(1);
+            // Two keys with one rank (a 64-bit collision): the larger key goes first.
+            let key: Option<Box<[u8]>> = shared.and_then(|_| self.top_key(rank).map(Box::from));
+            let found = self.rows.find_entry(rank, |r| {
+                r.rank == rank && key.as_ref().is_none_or(|k| r.key == *k)
+            });
+            if let Ok(e) = found {
                 let (row, _) = e.remove();
                 self.other.merge(&row.stats);
             }
@@ -644,9 +664,17 @@ mod tests {
 
     /// Oracle: the `cap` smallest distinct keys by rank with their sums, and the rest.
     fn oracle(items: &[(Vec<u8>, u64)], cap: usize) -> SortedRows<u64> {
+        oracle_with(items, cap, stable_hash)
+    }
+
+    fn oracle_with(
+        items: &[(Vec<u8>, u64)],
+        cap: usize,
+        hash: fn(&[u8]) -> u64,
+    ) -> SortedRows<u64> {
         let mut sums: BTreeMap<(u64, Vec<u8>), u64> = BTreeMap::new();
         for (k, w) in items {
-            let e = sums.entry((stable_hash(k), k.clone())).or_default();
+            let e = sums.entry((hash(k), k.clone())).or_default();
             *e = e.saturating_add(*w);
         }
         let folded = sums.len() > cap;
@@ -679,6 +707,29 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn colliding_ranks_order_by_key_as_the_oracle_does(
+            items in items_strategy(),
+            cap in 0usize..12,
+        ) {
+            // Three ranks for every key: most rows share their rank with others.
+            let hash: fn(&[u8]) -> u64 = |k| (k.len() % 3) as u64;
+            let flat: Vec<(Vec<u8>, u64)> = items.iter().map(|(k, w, _)| (k.clone(), *w)).collect();
+            let want = oracle_with(&flat, cap, hash);
+            let mut single = Table::with_hash(cap, hash);
+            feed(&mut single, &flat);
+            prop_assert_eq!(&single.into_sorted(|s| *s), &want);
+            let mut parts: Vec<Table> = (0..4).map(|_| Table::with_hash(cap, hash)).collect();
+            for (k, w, p) in &items {
+                parts[*p].add(k, |s| *s += w);
+            }
+            let mut merged = Table::with_hash(cap, hash);
+            for p in parts {
+                merged.merge(p);
+            }
+            prop_assert_eq!(&merged.into_sorted(|s| *s), &want);
+        }
+
         #[test]
         fn capped_table_any_partition_and_merge_order_matches_oracle(
             items in items_strategy(),
