@@ -6,7 +6,7 @@
 //! files, gives the same aggregate. Memory is bounded by the configuration (row caps, top
 //! sizes), never by the number of keys.
 
-use crate::capped::{CappedTable, RowStats};
+use crate::capped::{same_bytes, CappedTable, RowStats};
 use crate::filter::KeyFilter;
 use crate::model::{Encoding, KeyEstimate, Model};
 use crate::pattern::{infer_pattern, prefixes, Separators};
@@ -478,26 +478,6 @@ impl Pending {
         }
         rank
     }
-}
-
-/// Byte equality for the short keys of pending rows, inlined: most comparisons are
-/// prefixes and patterns of a few bytes, where calling `memcmp` costs more than comparing.
-#[inline]
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut ca = a.chunks_exact(8);
-    let mut cb = b.chunks_exact(8);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        if x != y {
-            return false;
-        }
-    }
-    ca.remainder()
-        .iter()
-        .zip(cb.remainder())
-        .all(|(x, y)| x == y)
 }
 
 /// Scratch buffers reused across keys (no per-key allocation).

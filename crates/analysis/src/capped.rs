@@ -153,6 +153,28 @@ fn tail_word(bytes: &[u8], rem: &[u8]) -> u64 {
     }
 }
 
+/// Byte equality for the short keys of rows, inlined: most comparisons are prefixes and
+/// patterns of a few bytes, where calling `memcmp` costs more than comparing.
+#[inline]
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    // Whole words compared as integers: a slice comparison would call `memcmp`.
+    let word = |c: &[u8]| u64::from_le_bytes(<[u8; 8]>::try_from(c).unwrap_or_default());
+    let mut ca = a.chunks_exact(8);
+    let mut cb = b.chunks_exact(8);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        if word(x) != word(y) {
+            return false;
+        }
+    }
+    ca.remainder()
+        .iter()
+        .zip(cb.remainder())
+        .all(|(x, y)| x == y)
+}
+
 /// At most `cap` rows of statistics keyed by byte strings, plus an `other` row for the
 /// rest; see the [module docs](self) for which rows are kept and why merging is exact.
 ///
@@ -258,7 +280,10 @@ impl<S: RowStats> CappedTable<S> {
             self.fold(f);
             return None;
         }
-        if let Some(at) = self.rows.find_bucket_index(rank, |r| *r.key == *key) {
+        if let Some(at) = self
+            .rows
+            .find_bucket_index(rank, |r| same_bytes(&r.key, key))
+        {
             if let Some(row) = self.rows.get_bucket_mut(at) {
                 f(&mut row.stats);
                 return Some(at);

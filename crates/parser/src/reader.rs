@@ -154,9 +154,38 @@ impl<'a> Cursor<'a> {
         Ok(n)
     }
 
-    /// Reads an RDB string (`rdbGenericLoadStringObject`), borrowed where possible.
-    #[inline]
+    /// Reads an RDB string (`rdbGenericLoadStringObject`), borrowed where possible. Plain
+    /// strings with a one- or two-byte length (key names, most values and elements) are
+    /// read inline; the rest take [`string_slow`](Self::string_slow).
+    #[inline(always)]
     pub fn string(&mut self, what: &'static str) -> Result<RdbStr<'a>> {
+        if let Some((hdr, n)) = self.short_plain() {
+            let at = self.pos + hdr;
+            if let Some(bytes) = self.data.get(at..at + n) {
+                let offset = self.offset();
+                self.pos = at + n;
+                return Ok(RdbStr::Raw { offset, bytes });
+            }
+        }
+        self.string_slow(what)
+    }
+
+    /// The header size and length of a plain string with a one- or two-byte length at the
+    /// cursor, if all its bytes are there: the common case, decoded without a call.
+    #[inline(always)]
+    fn short_plain(&self) -> Option<(usize, usize)> {
+        let rest = self.data.get(self.pos..)?;
+        let (hdr, n) = match *rest {
+            [b, ..] if b < 0x40 => (1, usize::from(b)),
+            [b, b2, ..] if b < 0x80 => (2, usize::from(b & 0x3f) << 8 | usize::from(b2)),
+            _ => return None,
+        };
+        (hdr + n <= rest.len()).then_some((hdr, n))
+    }
+
+    /// [`string`](Self::string) of any encoding, and its errors.
+    #[inline(never)]
+    fn string_slow(&mut self, what: &'static str) -> Result<RdbStr<'a>> {
         let offset = self.offset();
         match self.len_or_enc(what)? {
             Len::Plain(n) => Ok(RdbStr::Raw {
@@ -205,18 +234,12 @@ impl<'a> Cursor<'a> {
     /// encodings, errors) takes the full [`string`](Self::string) path.
     #[inline(always)]
     pub fn skip_string(&mut self, what: &'static str) -> Result<()> {
-        let rest = self.data.get(self.pos..).unwrap_or_default();
-        let skip = match *rest {
-            [b, ..] if b < 0x40 => Some(1 + usize::from(b)),
-            [b, b2, ..] if b < 0x80 => Some(2 + (usize::from(b & 0x3f) << 8 | usize::from(b2))),
-            _ => None,
-        };
-        match skip {
-            Some(n) if n <= rest.len() => {
-                self.pos += n;
+        match self.short_plain() {
+            Some((hdr, n)) => {
+                self.pos += hdr + n;
                 Ok(())
             }
-            _ => self.skip_string_slow(what),
+            None => self.skip_string_slow(what),
         }
     }
 
@@ -230,17 +253,13 @@ impl<'a> Cursor<'a> {
     /// it. Plain strings with a one- or two-byte length are read inline.
     #[inline(always)]
     pub fn string_len(&mut self, what: &'static str) -> Result<u64> {
-        let rest = self.data.get(self.pos..).unwrap_or_default();
-        let (hdr, n) = match *rest {
-            [b, ..] if b < 0x40 => (1, usize::from(b)),
-            [b, b2, ..] if b < 0x80 => (2, usize::from(b & 0x3f) << 8 | usize::from(b2)),
-            _ => (0, 0),
-        };
-        if hdr > 0 && hdr + n <= rest.len() {
-            self.pos += hdr + n;
-            return Ok(n as u64);
+        match self.short_plain() {
+            Some((hdr, n)) => {
+                self.pos += hdr + n;
+                Ok(n as u64)
+            }
+            None => self.string_len_slow(what),
         }
-        self.string_len_slow(what)
     }
 
     #[inline(never)]
