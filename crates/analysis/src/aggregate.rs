@@ -419,16 +419,20 @@ pub struct Aggregate {
     /// The row last added to in `by_db`, `patterns` and each prefix level: consecutive
     /// keys often share these rows, and a byte comparison is cheaper than a hash-table
     /// lookup.
-    pending: Vec<Pending>,
+    pending: Vec<RowCache>,
 }
 
-/// The row a table last took a key for, remembered so that the next key with the same
-/// bytes (consecutive keys often share a prefix or pattern) goes straight to it: a byte
-/// comparison instead of hashing and probing.
-#[derive(Debug, Clone, Default)]
-struct Pending {
-    key: Vec<u8>,
-    /// The key's rank in its table.
+/// Key bytes a [`RowCache`] slot holds; longer keys always go through their table.
+const CACHED_KEY: usize = 40;
+
+/// Slots of a [`RowCache`].
+const CACHE_SLOTS: usize = 16;
+
+/// One remembered row: its key, rank, and position in its table.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    len: usize,
+    key: [u8; CACHED_KEY],
     rank: u64,
     /// The row's position in its table, valid while the table's generation is `generation`.
     at: usize,
@@ -436,7 +440,47 @@ struct Pending {
     live: bool,
 }
 
-impl Pending {
+impl Default for Slot {
+    fn default() -> Self {
+        Slot {
+            len: 0,
+            key: [0; CACHED_KEY],
+            rank: 0,
+            at: 0,
+            generation: 0,
+            live: false,
+        }
+    }
+}
+
+/// Rows a table took keys for recently, so that the next key with the same bytes goes
+/// straight to its row: a byte comparison instead of hashing and probing. Keys arrive in
+/// hash-table order, so the same prefix or pattern recurs every few keys rather than in
+/// runs; a small direct-mapped cache (slot picked by the key's length and two of its
+/// bytes) keeps the few busiest rows of a table at hand.
+#[derive(Debug, Clone)]
+struct RowCache {
+    slots: Box<[Slot; CACHE_SLOTS]>,
+}
+
+impl Default for RowCache {
+    fn default() -> Self {
+        RowCache {
+            slots: Box::new([Slot::default(); CACHE_SLOTS]),
+        }
+    }
+}
+
+/// The cache slot of `key`.
+#[inline]
+fn slot_of(key: &[u8]) -> usize {
+    let n = key.len();
+    let last = usize::from(key.last().copied().unwrap_or(0));
+    let mid = usize::from(key.get(n / 2).copied().unwrap_or(0));
+    (n.wrapping_mul(7) ^ last.wrapping_mul(13) ^ mid) % CACHE_SLOTS
+}
+
+impl RowCache {
     /// Adds `f` to the row `key` of `table` and returns the key's rank. `rank`, if known,
     /// is the key's rank (a prefix level that repeats the previous level's bytes).
     #[inline(always)]
@@ -447,18 +491,20 @@ impl Pending {
         rank: Option<u64>,
         f: &Facts,
     ) -> u64 {
-        if self.live && same_bytes(&self.key, key) {
-            if let Some(row) = table.row_at(self.at, self.generation) {
-                row.add(f);
-                return self.rank;
+        if let Some(s) = self.slots.get(slot_of(key)) {
+            if s.live && s.len == key.len() && same_bytes(s.key.get(..s.len).unwrap_or(&[]), key) {
+                if let Some(row) = table.row_at(s.at, s.generation) {
+                    row.add(f);
+                    return s.rank;
+                }
             }
         }
-        self.add_other_key(table, key, rank, f)
+        self.add_uncached(table, key, rank, f)
     }
 
-    /// [`Pending::add`] of a key that is not the remembered one.
+    /// [`RowCache::add`] of a key whose row is not at hand.
     #[inline(never)]
-    fn add_other_key(
+    fn add_uncached(
         &mut self,
         table: &mut CappedTable<RowTotals>,
         key: &[u8],
@@ -467,14 +513,19 @@ impl Pending {
     ) -> u64 {
         let rank = rank.unwrap_or_else(|| table.rank(key));
         // A key the table folds into `other` (most keys of a high-cardinality level such
-        // as per-user prefixes) leaves the remembered row as it is.
+        // as per-user prefixes) leaves the cache as it is.
         if let Some(at) = table.add_ranked_at(key, rank, |r| r.add(f)) {
-            self.key.clear();
-            self.key.extend_from_slice(key);
-            self.rank = rank;
-            self.at = at;
-            self.generation = table.generation();
-            self.live = true;
+            if let (Some(s), Some(bytes)) = (
+                self.slots.get_mut(slot_of(key)),
+                key.get(..).filter(|k| k.len() <= CACHED_KEY),
+            ) {
+                s.key[..bytes.len()].copy_from_slice(bytes);
+                s.len = bytes.len();
+                s.rank = rank;
+                s.at = at;
+                s.generation = table.generation();
+                s.live = true;
+            }
         }
         rank
     }
@@ -556,7 +607,7 @@ impl Aggregate {
             anomaly_list: TopK::new(100),
             dropped_at_load: Stats::default(),
             used: UsedMemory::for_file(file),
-            pending: vec![Pending::default(); config.depth + 2],
+            pending: vec![RowCache::default(); config.depth + 2],
         }
     }
 
