@@ -94,10 +94,22 @@ fn value(v: &Value<'_>, scratch: &mut Scratch, buf: &mut Vec<u8>) {
     });
 
     let mut walked = 0u64;
+    let mut lens = Vec::new();
     let walk = v.for_each_element(scratch, |e| {
         walked += 1;
+        match e {
+            Element::Item(s) | Element::Scored(s, _) => lens.push(s.len()),
+            Element::Field(f, x, _) => lens.extend([f.len(), x.len()]),
+        }
         element(e);
     });
+    // The length-only walk, where it applies, reads the same strings: same lengths when
+    // the full walk succeeds. (It decodes nothing, so it may succeed where the full walk
+    // fails on a corrupt LZF string.)
+    let mut by_len = Vec::new();
+    if let (Ok(()), Ok(true)) = (&walk, v.for_each_len(|l| by_len.push(l))) {
+        assert_eq!(by_len, lens, "for_each_len disagrees with for_each_element");
+    }
     let count = v.element_count(scratch);
     // `element_count` answers from count prefixes and blob headers; when the full walk
     // succeeds, the two must agree (streams count entries and modules count 1 without

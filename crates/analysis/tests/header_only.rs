@@ -1,12 +1,15 @@
 //! `Model::estimate_memory`, the estimate `analyze` uses, sizes listpacks, ziplists and
-//! intsets the loader keeps from their headers alone. It must agree with the walking
-//! `Model::estimate` on memory, encoding and element count for every line and every blob
-//! shape, LZF-compressed or not, and must still refuse a header that contradicts its blob.
+//! intsets the loader keeps from their headers alone, and collections stored element by
+//! element from their elements' declared lengths. It must agree with the walking
+//! `Model::estimate` on memory, encoding and element count for every line and every shape,
+//! LZF-compressed or not, and must still refuse a header that contradicts its blob.
 
 use rdbscope_analysis::alloc::Allocator;
 use rdbscope_analysis::model::{Encoding, Model, ServerLine, Thresholds};
 use rdbscope_parser::{Record, Records, Scratch};
-use rdbscope_testwriter::encode::string_lzf;
+use rdbscope_testwriter::encode::{
+    double_bin, double_str, string_auto, string_lzf, string_lzf_raw,
+};
 use rdbscope_testwriter::value::{self, Quicklist2};
 use rdbscope_testwriter::{Listpack, RdbWriter};
 
@@ -106,6 +109,27 @@ fn files() -> Vec<(&'static str, Vec<u8>)> {
             q.packed(&lp.build());
         }
         out.push(("quicklist2", wrap(18, &q.build())));
+        // Stored element by element, in every string encoding (`string_auto`: integers,
+        // LZF for the compressible members, plain otherwise).
+        let items: Vec<Vec<u8>> = members.iter().map(string_auto).collect();
+        out.push(("set (type 2)", wrap(2, &value::counted(n as u64, &items))));
+        let fields: Vec<Vec<u8>> = pairs
+            .iter()
+            .map(|(f, v)| [string_auto(f), string_auto(v)].concat())
+            .collect();
+        out.push(("hash (type 4)", wrap(4, &value::counted(n as u64, &fields))));
+        let scored: Vec<Vec<u8>> = items
+            .iter()
+            .enumerate()
+            .map(|(i, m)| [m.clone(), double_bin(i as f64 / 3.0)].concat())
+            .collect();
+        out.push(("zset (type 5)", wrap(5, &value::counted(n as u64, &scored))));
+        let scored: Vec<Vec<u8>> = items
+            .iter()
+            .enumerate()
+            .map(|(i, m)| [m.clone(), double_str(i as f64 / 3.0)].concat())
+            .collect();
+        out.push(("zset (type 3)", wrap(3, &value::counted(n as u64, &scored))));
     }
     out
 }
@@ -193,6 +217,30 @@ fn header_that_contradicts_the_blob_is_an_error() {
                 err.to_string().contains("header size differs"),
                 "unexpected error: {err}"
             );
+            return;
+        }
+    }
+    panic!("no key");
+}
+
+#[test]
+fn collections_are_sized_from_declared_lengths_and_deep_decodes_them() {
+    // A big type 2 set whose last member is an LZF string that does not decompress to its
+    // declared 300 bytes: sized from the declared length by default, refused by the walk.
+    let mut items: Vec<Vec<u8>> = (0..600).map(|i| string_auto(format!("m{i}"))).collect();
+    items.push(string_lzf_raw(&[0x1f, b'a', b'b'], 300));
+    let f = wrap(2, &value::counted(items.len() as u64, &items));
+    let model = Model::new(ServerLine::Redis72, Allocator::Jemalloc);
+    let mut scratch = Scratch::new();
+    for r in Records::new(&f).expect("header") {
+        if let Record::Key(k) = r.expect("record") {
+            let brief = model.estimate_memory(&k, &mut scratch).expect("sized");
+            assert_eq!((brief.elements, brief.encoding), (601, Encoding::Hashtable));
+            assert_eq!(brief.largest_element, 300, "the declared length");
+            let err = model
+                .estimate(&k, &mut scratch)
+                .expect_err("the walk decodes it");
+            assert!(err.to_string().contains("LZF"), "unexpected error: {err}");
             return;
         }
     }

@@ -40,10 +40,11 @@ pub struct Args {
     /// (bounds memory).
     #[arg(long, default_value_t = 10_000)]
     row_cap: usize,
-    /// Decode and validate every element of the listpacks, ziplists and intsets the loader
-    /// keeps, as `sanitize-dump-payload yes` would, and report damage inside them as
-    /// anomalies. By default they are sized from their headers and checked as a default
-    /// server checks them on load (header size, end byte); the estimates are the same.
+    /// Decode and validate every element, as `sanitize-dump-payload yes` would, and report
+    /// damage inside values as anomalies. By default the listpacks, ziplists and intsets
+    /// the loader keeps are sized from their headers and checked as a default server checks
+    /// them on load (header size, end byte), and big collections from their elements'
+    /// declared lengths (LZF elements are not decompressed); the estimates are the same.
     #[arg(long)]
     deep: bool,
     /// Worker threads (default: all cores). The report is the same for any count.
