@@ -55,6 +55,9 @@ fn lzf(blob_value: &[u8]) -> Vec<u8> {
     string_lzf(blob)
 }
 
+/// How a sorted-set score is written (binary for type 5, a string for type 3).
+type ScoreEncoding = fn(f64) -> Vec<u8>;
+
 fn wrap(ty: u8, value: &[u8]) -> Vec<u8> {
     let mut w = RdbWriter::redis(11);
     w.key(ty, "k", value);
@@ -118,18 +121,18 @@ fn files() -> Vec<(&'static str, Vec<u8>)> {
             .map(|(f, v)| [string_auto(f), string_auto(v)].concat())
             .collect();
         out.push(("hash (type 4)", wrap(4, &value::counted(n as u64, &fields))));
-        let scored: Vec<Vec<u8>> = items
-            .iter()
-            .enumerate()
-            .map(|(i, m)| [m.clone(), double_bin(i as f64 / 3.0)].concat())
-            .collect();
-        out.push(("zset (type 5)", wrap(5, &value::counted(n as u64, &scored))));
-        let scored: Vec<Vec<u8>> = items
-            .iter()
-            .enumerate()
-            .map(|(i, m)| [m.clone(), double_str(i as f64 / 3.0)].concat())
-            .collect();
-        out.push(("zset (type 3)", wrap(3, &value::counted(n as u64, &scored))));
+        let scores: [(u8, &'static str, ScoreEncoding); 2] = [
+            (5, "zset (type 5)", double_bin),
+            (3, "zset (type 3)", double_str),
+        ];
+        for (ty, name, score) in scores {
+            let scored: Vec<Vec<u8>> = items
+                .iter()
+                .enumerate()
+                .map(|(i, m)| [m.clone(), score(i as f64 / 3.0)].concat())
+                .collect();
+            out.push((name, wrap(ty, &value::counted(n as u64, &scored))));
+        }
     }
     out
 }
