@@ -416,10 +416,9 @@ pub struct Aggregate {
     pub dropped_at_load: Stats,
     /// The `used_memory` prediction's accumulator.
     pub used: UsedMemory,
-    /// The row last added to in `by_db`, `patterns` and each prefix level: consecutive
-    /// keys often share these rows, and a byte comparison is cheaper than a hash-table
-    /// lookup.
-    pending: Vec<RowCache>,
+    /// Row caches of `by_db`, `patterns` and each prefix level, in that order: keys often
+    /// share these rows, and a byte comparison is cheaper than a hash-table lookup.
+    caches: Vec<RowCache>,
 }
 
 /// Key bytes a [`RowCache`] slot holds; longer keys always go through their table.
@@ -515,16 +514,16 @@ impl RowCache {
         // A key the table folds into `other` (most keys of a high-cardinality level such
         // as per-user prefixes) leaves the cache as it is.
         if let Some(at) = table.add_ranked_at(key, rank, |r| r.add(f)) {
-            if let (Some(s), Some(bytes)) = (
-                self.slots.get_mut(slot_of(key)),
-                key.get(..).filter(|k| k.len() <= CACHED_KEY),
-            ) {
-                s.key[..bytes.len()].copy_from_slice(bytes);
-                s.len = bytes.len();
-                s.rank = rank;
-                s.at = at;
-                s.generation = table.generation();
-                s.live = true;
+            // A key longer than a slot holds is not cached.
+            if let Some(s) = self.slots.get_mut(slot_of(key)) {
+                if let Some(dst) = s.key.get_mut(..key.len()) {
+                    dst.copy_from_slice(key);
+                    s.len = key.len();
+                    s.rank = rank;
+                    s.at = at;
+                    s.generation = table.generation();
+                    s.live = true;
+                }
             }
         }
         rank
@@ -607,7 +606,7 @@ impl Aggregate {
             anomaly_list: TopK::new(100),
             dropped_at_load: Stats::default(),
             used: UsedMemory::for_file(file),
-            pending: vec![RowCache::default(); config.depth + 2],
+            caches: vec![RowCache::default(); config.depth + 2],
         }
     }
 
@@ -686,8 +685,8 @@ impl Aggregate {
             small_string,
         };
         self.totals.add(&facts);
-        let pending = &mut self.pending;
-        if let Some(p) = pending.get_mut(0) {
+        let caches = &mut self.caches;
+        if let Some(p) = caches.get_mut(0) {
             p.add(&mut self.by_db, &k.db.to_be_bytes(), None, &facts);
         }
         if let Some(s) = self
@@ -703,13 +702,13 @@ impl Aggregate {
         for (level, p) in
             prefixes(key_bytes, &self.config.separators, self.config.depth).enumerate()
         {
-            if let (Some(t), Some(c)) = (self.prefixes.get_mut(level), pending.get_mut(level + 2)) {
+            if let (Some(t), Some(c)) = (self.prefixes.get_mut(level), caches.get_mut(level + 2)) {
                 let known = previous.filter(|&(len, _)| len == p.len()).map(|(_, r)| r);
                 previous = Some((p.len(), c.add(t, p, known, &facts)));
             }
         }
         infer_pattern(key_bytes, &self.config.separators, pattern);
-        if let Some(c) = pending.get_mut(1) {
+        if let Some(c) = caches.get_mut(1) {
             c.add(&mut self.patterns, pattern, None, &facts);
         }
         let bucket = expiry_bucket(k.expire_ms, scope.ctime_ms, expired);
