@@ -359,6 +359,18 @@ pub struct Model {
     pub now_ms: Option<i64>,
 }
 
+/// Lengths an [`SdsTable`] holds.
+const SDS_TABLE_LEN: usize = 256;
+
+/// Elements a collection needs before its sizes are looked up in an [`SdsTable`].
+const SDS_TABLE_MIN: u64 = 1024;
+
+/// sds sizes of the lengths below [`SDS_TABLE_LEN`] on one model (see `Model::sds_table`).
+struct SdsTable {
+    alloc: [u64; SDS_TABLE_LEN],
+    plain: [u64; SDS_TABLE_LEN],
+}
+
 /// The in-memory encoding after load, as `OBJECT ENCODING` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Encoding {
@@ -960,6 +972,37 @@ impl Model {
         } else {
             self.sds(len)
         }
+    }
+
+    /// [`Model::sds_alloc`] (and, with `plain`, [`Model::sds`]) of short lengths, looked up
+    /// instead of computed, for a collection of `n` elements: worth building only for big
+    /// ones (a few hundred lengths cost about what the table does).
+    fn sds_table(&self, n: u64) -> Option<SdsTable> {
+        (n >= SDS_TABLE_MIN).then(|| {
+            let mut t = SdsTable {
+                alloc: [0; SDS_TABLE_LEN],
+                plain: [0; SDS_TABLE_LEN],
+            };
+            for (len, (a, p)) in (0u64..).zip(t.alloc.iter_mut().zip(t.plain.iter_mut())) {
+                *a = self.sds_alloc(len);
+                *p = self.sds(len);
+            }
+            t
+        })
+    }
+
+    /// [`Model::sds_alloc`] through `table` where it holds `len`.
+    #[inline]
+    fn sds_alloc_via(&self, table: Option<&SdsTable>, len: u64) -> u64 {
+        let hit = table.and_then(|t| t.alloc.get(usize::try_from(len).ok()?));
+        hit.copied().unwrap_or_else(|| self.sds_alloc(len))
+    }
+
+    /// [`Model::sds`] through `table` where it holds `len`.
+    #[inline]
+    fn sds_via(&self, table: Option<&SdsTable>, len: u64) -> u64 {
+        let hit = table.and_then(|t| t.plain.get(usize::try_from(len).ok()?));
+        hit.copied().unwrap_or_else(|| self.sds(len))
     }
 
     /// One hash field and its value as counted per element of a hashtable hash (besides the
@@ -1718,12 +1761,13 @@ impl Model {
                 let total = k.value.element_count(scratch)?;
                 let small = total <= t.set_intset_entries
                     || (self.line.has_set_listpack() && total <= t.set_entries);
+                let sizes = if small { None } else { self.sds_table(total) };
                 let by_len = !small
                     && !detail
                     && k.value.for_each_len(|len| {
                         n += 1;
                         largest = largest.max(len);
-                        sds_sum += self.sds_alloc(len);
+                        sds_sum += self.sds_alloc_via(sizes.as_ref(), len);
                     })?;
                 if by_len {
                     all_int = false;
@@ -1813,10 +1857,11 @@ impl Model {
             DataType::Zset => {
                 let (mut n, mut largest, mut sds_sum) = (0u64, 0u64, 0u64);
                 let mut embedded_sum = 0f64;
+                let sizes = self.sds_table(k.value.count_prefix().unwrap_or(0));
                 let mut member = |len: u64| {
                     n += 1;
                     largest = largest.max(len);
-                    sds_sum += self.sds_alloc(len);
+                    sds_sum += self.sds_alloc_via(sizes.as_ref(), len);
                     if self.line == ServerLine::Redis86 {
                         embedded_sum += self.skiplist_node_embedding(self.hdr(len) + len + 1);
                     }
@@ -2002,14 +2047,21 @@ impl Model {
         let small = total <= t.hash_entries;
         let size_lp = !from_blob && small;
         let size_zl = !from_blob && small && self.line == ServerLine::Redis62;
-        // Fields are mstr blocks, counted by their usable size on every line.
+        // Fields are mstr blocks, counted by their usable size on every line. Lines other
+        // than 8.6 count the field and value sds apart: looked up for a big hash.
+        let sizes = (self.line != ServerLine::Redis86)
+            .then(|| self.sds_table(total))
+            .flatten();
         let mut pair = |f: u64, v: u64| {
             let l = f.max(v);
             largest = largest.max(l);
             if convert_at.is_none() && l > t.hash_value {
                 convert_at = Some(n);
             }
-            elesize += self.hash_entry(f, v, false) + 24;
+            elesize += match &sizes {
+                Some(s) => self.sds_via(Some(s), f) + self.sds_alloc_via(Some(s), v),
+                None => self.hash_entry(f, v, false),
+            } + 24;
             n += 1;
         };
         let mut field = None;

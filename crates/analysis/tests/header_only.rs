@@ -87,7 +87,7 @@ fn both(
 
 fn files() -> Vec<(&'static str, Vec<u8>)> {
     let mut out = Vec::new();
-    for n in [1usize, 5, 64, 127, 128, 129, 300, 600] {
+    for n in [1usize, 5, 64, 127, 128, 129, 300, 600, 1500] {
         let pairs: Vec<(Vec<u8>, Vec<u8>)> = (0..n).map(|i| (member(i, 1), member(i, 2))).collect();
         let hash = value::hash_listpack(pairs.iter().map(|(a, b)| (a, b)));
         out.push(("hash listpack", wrap(16, &hash)));
