@@ -18,27 +18,41 @@ pub enum Escape {
 
 /// Renders `key` under `mode`.
 pub fn escape(key: &[u8], mode: Escape) -> String {
+    let mut out = String::new();
+    escape_into(key, mode, &mut out);
+    out
+}
+
+/// [`escape`] into `out` (cleared first), so that a caller writing millions of keys reuses
+/// one buffer.
+pub fn escape_into(key: &[u8], mode: Escape, out: &mut String) {
+    out.clear();
     match mode {
-        Escape::Hex => key
-            .iter()
-            .fold(String::with_capacity(key.len() * 2), |mut s, b| {
-                let _ = write!(s, "{b:02x}");
-                s
-            }),
-        Escape::Base64 => base64::engine::general_purpose::STANDARD.encode(key),
+        Escape::Hex => {
+            out.reserve(key.len() * 2);
+            for b in key {
+                let _ = write!(out, "{b:02x}");
+            }
+        }
+        Escape::Base64 => base64::engine::general_purpose::STANDARD.encode_string(key, out),
         Escape::Print | Escape::Utf8 => {
-            let mut out = String::with_capacity(key.len());
+            out.reserve(key.len());
             for chunk in key.utf8_chunks() {
-                for ch in chunk.valid().chars() {
-                    let printable = !ch.is_control() && ch != '\\';
-                    if mode == Escape::Utf8 || printable {
-                        out.push(ch);
-                    } else if ch == '\\' {
-                        out.push_str("\\\\");
-                    } else {
-                        let mut b = [0u8; 4];
-                        for byte in ch.encode_utf8(&mut b).bytes() {
-                            let _ = write!(out, "\\x{byte:02x}");
+                let valid = chunk.valid();
+                // Most keys are printable text without a backslash: copied at once.
+                if mode == Escape::Utf8 || !valid.chars().any(|c| c.is_control() || c == '\\') {
+                    out.push_str(valid);
+                } else {
+                    for ch in valid.chars() {
+                        if !ch.is_control() && ch != '\\' {
+                            out.push(ch);
+                        } else if ch == '\\' {
+                            out.push_str("\\\\");
+                        } else {
+                            let mut b = [0u8; 4];
+                            for byte in ch.encode_utf8(&mut b).bytes() {
+                                let _ = write!(out, "\\x{byte:02x}");
+                            }
                         }
                     }
                 }
@@ -46,7 +60,6 @@ pub fn escape(key: &[u8], mode: Escape) -> String {
                     let _ = write!(out, "\\x{byte:02x}");
                 }
             }
-            out
         }
     }
 }
@@ -69,5 +82,19 @@ mod tests {
         assert_eq!(escape(b"\x00\xab", Escape::Hex), "00ab");
         assert_eq!(escape(b"hi", Escape::Base64), "aGk=");
         assert_eq!(escape(b"a\n\xff", Escape::Utf8), "a\n\\xff");
+    }
+
+    #[test]
+    fn escape_into_reuses_a_dirty_buffer() {
+        let mut out = String::from("left over");
+        let keys: [&[u8]; 4] = [b"user:1", b"a\\b\x01", "кл\u{7f}ю".as_bytes(), b"\xc3("];
+        for mode in [Escape::Print, Escape::Utf8, Escape::Hex, Escape::Base64] {
+            for key in keys {
+                escape_into(key, mode, &mut out);
+                assert_eq!(out, escape(key, mode), "{mode:?} {key:?}");
+            }
+        }
+        escape_into(b"a\\b", Escape::Print, &mut out);
+        assert_eq!(out, "a\\\\b");
     }
 }

@@ -1,14 +1,15 @@
 //! `rdbscope keys`: one line per key.
 
-use crate::escape::{escape, Escape};
+use crate::escape::{escape_into, Escape};
 use crate::{input, read_input, Exit, InputArgs};
 use anyhow::Result;
 use rdbscope_analysis::alloc::Allocator;
 use rdbscope_analysis::context::{FileContext, ModelChoice};
 use rdbscope_analysis::filter::KeyFilter;
-use rdbscope_analysis::model::{KeyEstimate, ServerLine, Thresholds};
+use rdbscope_analysis::model::{KeyEstimate, Model, ServerLine, Thresholds};
 use rdbscope_analysis::used_memory::LoadingServer;
 use rdbscope_parser::{DataType, Record, Scratch};
+use std::borrow::Cow;
 use std::io::{BufWriter, Write};
 
 /// Output formats of `keys`.
@@ -274,6 +275,35 @@ fn rdbtools_type(ty: &str) -> &str {
     }
 }
 
+/// One CSV record written field by field: numbers through `itoa`, text borrowed, so a
+/// row costs no allocation (a 10 M-key dump writes 150 M fields).
+struct Fields<'c, W: Write>(&'c mut csv::Writer<W>);
+
+impl<W: Write> Fields<'_, W> {
+    fn text(&mut self, s: &str) -> std::io::Result<()> {
+        self.0.write_field(s).map_err(std::io::Error::other)
+    }
+
+    fn num(&mut self, v: impl itoa::Integer) -> std::io::Result<()> {
+        let mut b = itoa::Buffer::new();
+        self.text(b.format(v))
+    }
+
+    /// A number, or an empty cell when absent.
+    fn opt(&mut self, v: Option<impl itoa::Integer>) -> std::io::Result<()> {
+        match v {
+            Some(v) => self.num(v),
+            None => self.text(""),
+        }
+    }
+
+    fn end(&mut self) -> std::io::Result<()> {
+        self.0
+            .write_record(None::<&[u8]>)
+            .map_err(std::io::Error::other)
+    }
+}
+
 enum Sink<W: Write> {
     Jsonl(W),
     Csv(csv::Writer<W>),
@@ -358,37 +388,39 @@ impl<W: Write> Sink<W> {
                 }
                 out.write_all(b"}\n")
             }
-            Sink::Csv(c) => c
-                .write_record([
-                    r.db.to_string(),
-                    r.key.to_string(),
-                    r.ty.to_string(),
-                    opt(r.est.map(|e| e.encoding.as_str())),
-                    opt(r.est.map(|e| e.memory)),
-                    opt(r.est.map(|e| e.elements)),
-                    opt(r.est.map(|e| e.largest_element)),
-                    opt(r.overhead.filter(|_| r.est.is_some())),
-                    opt(r.expire_at_ms),
-                    opt(r.expired),
-                    r.rdb_type.to_string(),
-                    r.offset.to_string(),
-                    r.size.to_string(),
-                    opt(r.idle),
-                    opt(r.freq),
-                ])
-                .map_err(std::io::Error::other),
-            Sink::Rdbtools(c) => c
-                .write_record([
-                    r.db.to_string(),
-                    rdbtools_type(r.ty).to_string(),
-                    r.key.to_string(),
-                    opt(r.est.map(|e| e.memory)),
-                    opt(r.est.map(|e| e.encoding.as_str())),
-                    opt(r.est.map(|e| e.elements)),
-                    opt(r.est.map(|e| e.largest_element)),
-                    r.expire_at_ms.map_or_else(String::new, iso_utc),
-                ])
-                .map_err(std::io::Error::other),
+            Sink::Csv(c) => {
+                let e = r.est;
+                let mut f = Fields(c);
+                f.num(r.db)?;
+                f.text(r.key)?;
+                f.text(r.ty)?;
+                f.text(e.map_or("", |e| e.encoding.as_str()))?;
+                f.opt(e.map(|e| e.memory))?;
+                f.opt(e.map(|e| e.elements))?;
+                f.opt(e.map(|e| e.largest_element))?;
+                f.opt(r.overhead.filter(|_| e.is_some()))?;
+                f.opt(r.expire_at_ms)?;
+                f.text(r.expired.map_or("", |x| if x { "true" } else { "false" }))?;
+                f.text(r.rdb_type)?;
+                f.num(r.offset)?;
+                f.num(r.size)?;
+                f.opt(r.idle)?;
+                f.opt(r.freq)?;
+                f.end()
+            }
+            Sink::Rdbtools(c) => {
+                let e = r.est;
+                let mut f = Fields(c);
+                f.num(r.db)?;
+                f.text(rdbtools_type(r.ty))?;
+                f.text(r.key)?;
+                f.opt(e.map(|e| e.memory))?;
+                f.text(e.map_or("", |e| e.encoding.as_str()))?;
+                f.opt(e.map(|e| e.elements))?;
+                f.opt(e.map(|e| e.largest_element))?;
+                f.text(&r.expire_at_ms.map_or_else(String::new, iso_utc))?;
+                f.end()
+            }
         }
     }
 
@@ -429,6 +461,9 @@ pub fn run(args: &Args) -> Result<Exit> {
     )?;
     let mut ctx: Option<FileContext> = None;
     let mut key_buf = Vec::new();
+    let mut key_text = String::new();
+    // The loading server of the last model, built once rather than per key.
+    let mut server: Option<(Model, LoadingServer)> = None;
     let outcome = read_input(inp, &args.input, |header, rec| {
         let ctx = ctx.get_or_insert_with(|| FileContext::new(header));
         ctx.observe(rec);
@@ -442,7 +477,7 @@ pub fn run(args: &Args) -> Result<Exit> {
             if !filter.keep_key(k.db, key_bytes, dt, k.expire_ms, expired == Some(true)) {
                 return Ok(());
             }
-            let key = escape(key_bytes, args.escape);
+            escape_into(key_bytes, args.escape, &mut key_text);
             let model = ctx.model(&choice);
             let (est, anomaly) = match model.map(|m| m.estimate(k, &mut scratch)) {
                 Some(Ok(e)) => (Some(e), None),
@@ -452,16 +487,16 @@ pub fn run(args: &Args) -> Result<Exit> {
             if !filter.keep_memory(est.map(|e| e.memory)) {
                 return Ok(());
             }
-            let ty = match dt {
+            let ty: Cow<'_, str> = match dt {
                 DataType::Module => k
                     .value
                     .module()
-                    .map_or_else(|| "module".to_string(), |m| m.id.name()),
-                t => t.as_str().to_string(),
+                    .map_or(Cow::Borrowed("module"), |m| Cow::Owned(m.id.name())),
+                t => Cow::Borrowed(t.as_str()),
             };
             sink.row(&Row {
                 db: k.db,
-                key: &key,
+                key: &key_text,
                 ty: &ty,
                 expire_at_ms: k.expire_ms,
                 expired,
@@ -470,7 +505,13 @@ pub fn run(args: &Args) -> Result<Exit> {
                 size: k.size,
                 est,
                 anomaly,
-                overhead: model.map(|m| LoadingServer::new(m).key_overhead(k.expire_ms.is_some())),
+                overhead: model.map(|m| {
+                    let s = match &server {
+                        Some((sm, s)) if *sm == m => s,
+                        _ => &server.insert((m, LoadingServer::new(m))).1,
+                    };
+                    s.key_overhead(k.expire_ms.is_some())
+                }),
                 idle: k.idle,
                 freq: k.freq,
             })?;
