@@ -217,8 +217,9 @@ impl From<AllocatorArg> for Allocator {
     }
 }
 
-fn json_str(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| String::from("\"\""))
+/// Writes `s` as a JSON string.
+fn json_str(out: &mut impl Write, s: &str) -> std::io::Result<()> {
+    serde_json::to_writer(out, s).map_err(std::io::Error::other)
 }
 
 /// One output row.
@@ -355,17 +356,27 @@ impl<W: Write> Sink<W> {
     fn row(&mut self, r: &Row<'_>) -> std::io::Result<()> {
         match self {
             Sink::Jsonl(out) => {
+                out.write_all(b"{\"db\":")?;
+                out.write_all(itoa::Buffer::new().format(r.db).as_bytes())?;
+                out.write_all(b",\"key\":")?;
+                json_str(out, r.key)?;
+                out.write_all(b",\"type\":")?;
+                json_str(out, r.ty)?;
+                out.write_all(b",\"expire_at_ms\":")?;
+                match r.expire_at_ms {
+                    Some(e) => out.write_all(itoa::Buffer::new().format(e).as_bytes())?,
+                    None => out.write_all(b"null")?,
+                }
+                out.write_all(b",\"expired\":")?;
+                out.write_all(match r.expired {
+                    Some(true) => b"true",
+                    Some(false) => b"false",
+                    None => b"null",
+                })?;
                 write!(
                     out,
-                    "{{\"db\":{},\"key\":{},\"type\":{},\"expire_at_ms\":{},\"expired\":{},\"rdb_type\":\"{}\",\"offset\":{},\"size\":{}",
-                    r.db,
-                    json_str(r.key),
-                    json_str(r.ty),
-                    r.expire_at_ms.map_or_else(|| "null".to_string(), |e| e.to_string()),
-                    r.expired.map_or_else(|| "null".to_string(), |e| e.to_string()),
-                    r.rdb_type,
-                    r.offset,
-                    r.size
+                    ",\"rdb_type\":\"{}\",\"offset\":{},\"size\":{}",
+                    r.rdb_type, r.offset, r.size
                 )?;
                 match (&r.est, &r.anomaly) {
                     (Some(e), _) => write!(
@@ -377,7 +388,10 @@ impl<W: Write> Sink<W> {
                         e.largest_element,
                         r.overhead.unwrap_or(0)
                     )?,
-                    (None, Some(a)) => write!(out, ",\"memory\":null,\"anomaly\":{}", json_str(a))?,
+                    (None, Some(a)) => {
+                        out.write_all(b",\"memory\":null,\"anomaly\":")?;
+                        json_str(out, a)?;
+                    }
                     (None, None) => out.write_all(b",\"memory\":null")?,
                 }
                 if let Some(i) = r.idle {
