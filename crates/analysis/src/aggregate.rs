@@ -491,7 +491,7 @@ impl RowCache {
         f: &Facts,
     ) -> u64 {
         if let Some(s) = self.slots.get(slot_of(key)) {
-            if s.live && s.len == key.len() && same_bytes(s.key.get(..s.len).unwrap_or(&[]), key) {
+            if s.live && same_bytes(s.key.get(..s.len).unwrap_or(&[]), key) {
                 if let Some(row) = table.row_at(s.at, s.generation) {
                     row.add(f);
                     return s.rank;

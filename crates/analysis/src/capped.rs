@@ -185,7 +185,6 @@ pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 pub struct CappedTable<S> {
     cap: usize,
     rows: hashbrown::HashTable<Row<S>>,
-    /// The retained keys by rank, largest on top: the next one to evict.
     /// The retained ranks, largest on top: the next row to evict (its key is looked up
     /// only when two retained keys share that rank).
     order: BinaryHeap<u64>,

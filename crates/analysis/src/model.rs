@@ -359,6 +359,15 @@ pub struct Model {
     pub now_ms: Option<i64>,
 }
 
+/// [`Value::for_each_len`] of a hash: each field's length with its value's.
+fn for_each_len_pair(v: &rdbscope_parser::Value<'_>, mut f: impl FnMut(u64, u64)) -> Result<bool> {
+    let mut field = None;
+    v.for_each_len(|len| match field.take() {
+        None => field = Some(len),
+        Some(x) => f(x, len),
+    })
+}
+
 /// Lengths an [`SdsTable`] holds.
 const SDS_TABLE_LEN: usize = 256;
 
@@ -2064,13 +2073,7 @@ impl Model {
             } + 24;
             n += 1;
         };
-        let mut field = None;
-        let by_len = !size_lp
-            && !detail
-            && k.value.for_each_len(|len| match field.take() {
-                None => field = Some(len),
-                Some(f) => pair(f, len),
-            })?;
+        let by_len = !size_lp && !detail && for_each_len_pair(&k.value, &mut pair)?;
         if !by_len {
             k.value.for_each_element(scratch, |e| {
                 if let Element::Field(f, v, _) = e {
@@ -2163,12 +2166,7 @@ impl Model {
                 };
             };
             // Plain type 4 hashes have no field TTLs: their lengths are enough.
-            let mut field = None;
-            let by_len = !detail
-                && k.value.for_each_len(|len| match field.take() {
-                    None => field = Some(len),
-                    Some(f) => entry(f, len, false),
-                })?;
+            let by_len = !detail && for_each_len_pair(&k.value, |f, v| entry(f, v, false))?;
             if !by_len {
                 k.value.for_each_element(scratch, |e| {
                     if let Element::Field(f, v, ttl) = e {

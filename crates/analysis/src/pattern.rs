@@ -105,6 +105,12 @@ impl fmt::Display for SeparatorsError {
 impl std::error::Error for SeparatorsError {}
 
 impl Separators {
+    /// No separator at all (the starting point of the constructors).
+    const EMPTY: Self = Self {
+        bits: [0; 4],
+        single: None,
+    };
+
     /// The set holding the characters of `chars`, e.g. `":|"`.
     ///
     /// # Errors
@@ -115,10 +121,7 @@ impl Separators {
         if chars.is_empty() {
             return Err(SeparatorsError::Empty);
         }
-        let mut set = Self {
-            bits: [0; 4],
-            single: None,
-        };
+        let mut set = Self::EMPTY;
         for c in chars.chars() {
             let b = u8::try_from(c)
                 .ok()
@@ -134,10 +137,7 @@ impl Separators {
         if !b.is_ascii() {
             return None;
         }
-        let mut set = Self {
-            bits: [0; 4],
-            single: None,
-        };
+        let mut set = Self::EMPTY;
         set.insert(b);
         Some(set)
     }
@@ -200,10 +200,7 @@ fn find_byte(b: u8, s: &[u8]) -> Option<usize> {
 
 impl Default for Separators {
     fn default() -> Self {
-        let mut set = Self {
-            bits: [0; 4],
-            single: None,
-        };
+        let mut set = Self::EMPTY;
         set.insert(b':');
         set
     }

@@ -303,15 +303,7 @@ pub fn analyze_slice(data: &[u8], file: u32, job: &Job<'_>, release: &dyn Releas
         return sequential_slice(data, file, job);
     };
     if let Some((offset, stored, end)) = fr.1 {
-        fr.0.summary.set_end(data, end);
-        match (stored, fr.2) {
-            (Some(0), _) => fr.0.summary.checksum_disabled = true,
-            (Some(s), Some(crc)) => {
-                let c = crc.finish(data, (offset as usize).saturating_add(1));
-                fr.0.summary.checksum = Some((s, c));
-            }
-            _ => {}
-        }
+        fr.0.summary.set_eof(data, offset, end, stored, fr.2);
     }
     if let Some(d) = &mut fr.0.damage {
         d.unread = Some((data.len() as u64).saturating_sub(d.offset));

@@ -38,6 +38,28 @@ impl InputSummary {
             .collect();
     }
 
+    /// Records the EOF record of a file held in memory: where the RDB part ends, and the
+    /// stored checksum against `crc`, the checksum read along the parse (absent when
+    /// checking was not asked for).
+    pub(crate) fn set_eof(
+        &mut self,
+        data: &[u8],
+        offset: u64,
+        end: u64,
+        stored: Option<u64>,
+        crc: Option<crate::pipeline::CrcAhead<'_>>,
+    ) {
+        self.set_end(data, end);
+        match (stored, crc) {
+            (Some(0), _) => self.checksum_disabled = true,
+            (Some(s), Some(crc)) => {
+                let c = crc.finish(data, (offset as usize).saturating_add(1));
+                self.checksum = Some((s, c));
+            }
+            _ => {}
+        }
+    }
+
     /// The checksum mismatch, if any: (stored, computed).
     pub fn checksum_mismatch(&self) -> Option<(u64, u64)> {
         self.checksum.filter(|(s, c)| s != c)
@@ -94,8 +116,8 @@ pub fn drive_slice<E>(
 }
 
 /// [`drive_slice`] over a mapped file, telling `release` which bytes the parse has left
-/// [`RELEASE_LAG`](crate::pipeline) behind, and the checksum's bytes once it has read them,
-/// so that resident memory stays bounded whatever the file size.
+/// [`RELEASE_LAG`](crate::pipeline) behind, so that resident memory stays bounded whatever
+/// the file size. The checksum is read just ahead of the parse, not in a second pass.
 ///
 /// # Errors
 /// The first format error, or the callback's error.
@@ -129,15 +151,7 @@ pub fn drive_slice_released<E>(
             end,
         } = rec
         {
-            summary.set_end(data, end);
-            match (stored_checksum, crc.take()) {
-                (Some(0), _) => summary.checksum_disabled = true,
-                (Some(s), Some(crc)) => {
-                    let c = crc.finish(data, (offset as usize).saturating_add(1));
-                    summary.checksum = Some((s, c));
-                }
-                _ => {}
-            }
+            summary.set_eof(data, offset, end, stored_checksum, crc.take());
         }
         f(&rec).map_err(DriveError::Callback)?;
     }

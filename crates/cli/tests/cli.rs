@@ -17,17 +17,6 @@ fn rdbscope() -> Command {
     Command::cargo_bin("rdbscope").unwrap()
 }
 
-fn fixtures_rdb() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(fixture(""))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "rdb"))
-        .collect();
-    v.sort();
-    v
-}
-
 fn keys_jsonl(args: &[&str]) -> (Vec<Value>, i32) {
     let out = rdbscope().arg("keys").args(args).output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
@@ -40,7 +29,7 @@ fn keys_jsonl(args: &[&str]) -> (Vec<Value>, i32) {
 
 #[test]
 fn verify_every_fixture_is_valid() {
-    let files = fixtures_rdb();
+    let files = rdbscope_testwriter::dumps::fixtures();
     assert!(files.len() >= 15);
     for f in &files {
         let out = rdbscope().arg("verify").arg(f).output().unwrap();
@@ -140,7 +129,7 @@ fn truncated_file_is_damaged_with_offset() {
 
 #[test]
 fn keys_match_fixture_truth() {
-    for f in fixtures_rdb() {
+    for f in rdbscope_testwriter::dumps::fixtures() {
         let truth_path = f.with_extension("truth.jsonl");
         if !truth_path.exists() {
             continue;
@@ -329,7 +318,7 @@ fn keys_memory_matches_fixture_truth() {
     // The fixtures come from Debian's redis-server 7.0 (system jemalloc, 16-byte quantum).
     let (mut total, mut exact) = (0, 0);
     let mut misses = Vec::new();
-    for f in fixtures_rdb() {
+    for f in rdbscope_testwriter::dumps::fixtures() {
         let truth_path = f.with_extension("truth.jsonl");
         if !truth_path.exists() {
             continue;
@@ -543,7 +532,7 @@ fn loading_server_settings_change_encodings() {
 
 #[test]
 fn keyspace_overhead_is_the_expires_entry() {
-    let files = fixtures_rdb();
+    let files = rdbscope_testwriter::dumps::fixtures();
     let mut with_ttl = 0;
     for f in &files {
         let f = f.to_str().unwrap();
@@ -802,7 +791,7 @@ fn analyze_snapshot_two_files() {
 /// Totals agree with `rdbscope keys` key by key, on every fixture, and every table adds up.
 #[test]
 fn analyze_totals_match_keys_on_every_fixture() {
-    for f in fixtures_rdb() {
+    for f in rdbscope_testwriter::dumps::fixtures() {
         let name = f.file_name().unwrap().to_str().unwrap().to_string();
         let (r, code) = analyze_json(&[&name]);
         assert_eq!(code, 0, "{name}");

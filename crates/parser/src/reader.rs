@@ -227,30 +227,18 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// Skips an RDB string without materialising it.
-    ///
-    /// Framing skips millions of collection elements, most with a one- or two-byte plain
-    /// length: those are skipped inline, everything else (long lengths, integer and LZF
-    /// encodings, errors) takes the full [`string`](Self::string) path.
+    /// Skips an RDB string without materialising it ([`string_len`](Self::string_len)
+    /// without the length).
     #[inline(always)]
     pub fn skip_string(&mut self, what: &'static str) -> Result<()> {
-        match self.short_plain() {
-            Some((hdr, n)) => {
-                self.pos += hdr + n;
-                Ok(())
-            }
-            None => self.skip_string_slow(what),
-        }
-    }
-
-    #[inline(never)]
-    fn skip_string_slow(&mut self, what: &'static str) -> Result<()> {
-        self.string(what).map(|_| ())
+        self.string_len(what).map(drop)
     }
 
     /// Skips an RDB string and returns its logical length ([`RdbStr::len`]: the declared
     /// length of an LZF string, the decimal length of an integer encoding) without decoding
-    /// it. Plain strings with a one- or two-byte length are read inline.
+    /// it. Framing skips millions of collection elements, most with a one- or two-byte plain
+    /// length: those are read inline, everything else (long lengths, integer and LZF
+    /// encodings, errors) takes the full decoder.
     #[inline(always)]
     pub fn string_len(&mut self, what: &'static str) -> Result<u64> {
         match self.short_plain() {
@@ -264,7 +252,7 @@ impl<'a> Cursor<'a> {
 
     #[inline(never)]
     fn string_len_slow(&mut self, what: &'static str) -> Result<u64> {
-        self.string(what).map(|s| s.len())
+        self.string_slow(what).map(|s| s.len())
     }
 
     /// Reads a string-encoded double (`rdbLoadDoubleValue`).

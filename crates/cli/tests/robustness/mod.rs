@@ -4,7 +4,8 @@
 //! and truncation / corruption sweeps over the fixtures and corpus dumps through the binary.
 //! (The dense sweeps run in-process in `crates/analysis/tests/sweep.rs`.)
 
-use super::{fixture, fixtures_rdb, rdbscope};
+use super::{fixture, rdbscope};
+use rdbscope_testwriter::dumps::fixtures;
 use rdbscope_testwriter::encode::{self, len, string};
 use rdbscope_testwriter::{ty, value, Listpack, RdbWriter, Ziplist};
 use serde_json::Value;
@@ -815,7 +816,7 @@ impl Rng {
 fn truncation_sample_through_the_binary_gives_partial_reports() {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = Rng(0x5eed_0001);
-    let mut files = fixtures_rdb();
+    let mut files = fixtures();
     // Two corpus dumps of different versions keep the sample small.
     files.extend(
         rdbscope_testwriter::dumps::corpus()
@@ -846,7 +847,7 @@ fn corruption_sample_through_the_binary_never_panics() {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = Rng(0x5eed_0002);
     let mut damaged = 0;
-    for f in fixtures_rdb() {
+    for f in fixtures() {
         let data = std::fs::read(&f).unwrap();
         for round in 0..8 {
             let mut d = data.clone();
