@@ -98,27 +98,26 @@ fn decode(input: &[u8], ulen: usize, buf: &mut [u8], stop: usize) -> Result<usiz
 /// Bytes of slack past the declared length for fixed-size copies.
 const SLACK: usize = 32;
 
-/// Decompresses until at least `want` bytes (or the whole stream) are in `out`, never
-/// writing more than `ulen` bytes. Used to read blob headers without decompressing blobs.
-pub(crate) fn decompress_prefix(
+/// Decompresses until at least `want` bytes (or the whole stream) are out, never writing
+/// more than `ulen` bytes, and returns the decoded prefix: the first `min(want, decoded)`
+/// bytes of `buf`. Used to read blob headers without decompressing blobs.
+///
+/// `buf` is scratch space: it only grows, and what lies past the returned prefix is
+/// unspecified. It is not cleared first, because zeroing a few hundred bytes per blob
+/// header cost more than decoding the header.
+pub(crate) fn decompress_prefix<'b>(
     input: &[u8],
     ulen: usize,
     want: usize,
-    out: &mut Vec<u8>,
-) -> Result<(), &'static str> {
-    out.clear();
+    buf: &'b mut Vec<u8>,
+) -> Result<&'b [u8], &'static str> {
     // Before stopping, the loop writes at most one token past `want`: 264 bytes.
-    out.resize(ulen.min(want.saturating_add(264)) + SLACK, 0);
-    match decode(input, ulen, out.as_mut_slice(), want) {
-        Ok(o) => {
-            out.truncate(o);
-            Ok(())
-        }
-        Err(e) => {
-            out.clear();
-            Err(e)
-        }
+    let room = ulen.min(want.saturating_add(264)) + SLACK;
+    if buf.len() < room {
+        buf.resize(room, 0);
     }
+    let o = decode(input, ulen, buf.as_mut_slice(), want)?;
+    Ok(buf.get(..o.min(want)).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -146,6 +145,23 @@ mod tests {
     fn lzf_short_output_is_error() {
         let mut out = Vec::new();
         assert!(decompress_into(&[0u8, b'x'], 2, &mut out).is_err());
+    }
+
+    #[test]
+    fn lzf_prefix_ignores_what_the_buffer_held() {
+        // "abcabcabc" again, decoded as a 4-byte prefix into buffers left dirty by earlier
+        // calls: longer, shorter, and full of another stream's bytes.
+        let input = [2u8, b'a', b'b', b'c', (4 << 5), 2];
+        for mut buf in [vec![0xAAu8; 1000], vec![0x55u8; 3], Vec::new()] {
+            assert_eq!(decompress_prefix(&input, 9, 4, &mut buf).unwrap(), b"abca");
+            assert_eq!(
+                decompress_prefix(&input, 9, 100, &mut buf).unwrap(),
+                b"abcabcabc"
+            );
+            assert_eq!(decompress_prefix(&input, 9, 0, &mut buf).unwrap(), b"");
+        }
+        let mut buf = vec![0xAAu8; 64];
+        assert!(decompress_prefix(&[(1 << 5), 5], 3, 2, &mut buf).is_err());
     }
 
     #[test]

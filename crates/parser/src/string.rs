@@ -93,7 +93,8 @@ impl<'a> RdbStr<'a> {
             RdbStr::Raw { bytes, .. } => Ok(bytes),
             RdbStr::Int(v) => {
                 buf.clear();
-                buf.extend_from_slice(v.to_string().as_bytes());
+                // Formatted straight into `buf`: no string allocated per integer.
+                let _ = std::io::Write::write_fmt(buf, format_args!("{v}"));
                 Ok(buf.as_slice())
             }
             RdbStr::Lzf {
@@ -142,13 +143,8 @@ impl<'a> RdbStr<'a> {
                 offset,
                 compressed,
                 ulen,
-            } => {
-                buf.clear();
-                lzf::decompress_prefix(compressed, ulen as usize, n, buf)
-                    .map_err(|why| Error::new(offset, ErrorKind::Lzf(why)))?;
-                let m = n.min(buf.len());
-                Ok(&buf[..m])
-            }
+            } => lzf::decompress_prefix(compressed, ulen as usize, n, buf)
+                .map_err(|why| Error::new(offset, ErrorKind::Lzf(why))),
         }
     }
 
