@@ -46,7 +46,7 @@
 //! | binary | not UTF-8, or holding a control character (C0, DEL, C1) | `{bin}` | `k:\xff\x00` → `k:{bin}` |
 //! | number | ASCII digits, optionally after one `-` | `{num}` | `user:123:profile` → `user:{num}:profile` |
 //! | hex | hex digits only, either 4+ long with at least one digit and one letter `a-f` (variable-length hex ids such as `1d2e3`, which would otherwise split into many rows), or 16+ long | `{hex}` | `cache:5d41402abc4b2a76` → `cache:{hex}` |
-//! | opaque id | 16+ bytes of `[A-Za-z0-9_+/=-]`, with letters and digits, and at least 3 changes of class (lower, upper, digit) between adjacent alphanumerics | `{id}` | `tok:aZ3kQ9xP2mLr7TbV` → `tok:{id}` |
+//! | opaque id | 10+ bytes of `[A-Za-z0-9_+/=-]`, with letters and digits, and at least 3 changes of class (lower, upper, digit) between adjacent alphanumerics, 4 if under 16 bytes | `{id}` | `tok:aZ3kQ9xP2mLr7TbV` → `tok:{id}`, `queue:No9DO+ggLCUN` → `queue:{id}` |
 //! | text | anything else: kept, except that every maximal run of ASCII digits becomes `{num}`, unless it is a single digit touching an ASCII letter | | `shard12` → `shard{num}`, `img_1234.png` → `img_{num}.png`, `v2`, `md5`, `2fa` kept |
 //!
 //! Choices worth knowing:
@@ -57,6 +57,10 @@
 //! * The class-change count keeps descriptive segments that happen to hold a number from
 //!   becoming `{id}`: `cache_item_1234567890` has none and reads `cache_item_{num}`;
 //!   random base62 or base64 has many. An opaque id without any digit stays text.
+//! * Short random names (10 to 15 bytes, such as generated queue or job names) are ids too,
+//!   with one more class change asked of them: left as text, every one of them was a
+//!   pattern of its own, and a few thousand such names crowded the real patterns out of
+//!   the capped pattern table. `HTTP2Server` (3 changes) stays text.
 //! * A `{...}` segment is always folded, so text like `{num}` can appear verbatim in a
 //!   pattern only inside a longer segment (`x{num}`); patterns are for display, not parsing.
 //! * The output may be longer than the key (`1` becomes `{num}`); a reused buffer grows to
@@ -654,7 +658,10 @@ fn fold_segment(seg: &[u8], out: &mut Vec<u8>, fast: bool) {
         out.extend_from_slice(NUM);
     } else if all_hex && ((len >= 4 && digit > 0 && hex_letter > 0) || len >= 16) {
         out.extend_from_slice(HEX);
-    } else if len >= 16 && id_alphabet && digit > 0 && letter > 0 && class_changes(seg) >= 3 {
+    } else if len >= 10 && id_alphabet && digit > 0 && letter > 0 && {
+        let changes = class_changes(seg);
+        changes >= 4 || (len >= 16 && changes >= 3)
+    } {
         out.extend_from_slice(ID);
     } else {
         fold_digit_runs(seg, out);
@@ -766,6 +773,14 @@ mod tests {
             (b"cache_item_1234567890", "cache_item_{num}"),
             (b"user_profile_v2_settings", "user_profile_v2_settings"),
             (b"tok:aZkQxPmLrTbVaZkQ", "tok:aZkQxPmLrTbVaZkQ"),
+            (b"queue:No9DO+ggLCUN", "queue:{id}"),
+            (b"queue:J5Ykhjr9trXp", "queue:{id}"),
+            (b"q:ab3Dx", "q:ab3Dx"),
+            (b"HTTP2Server", "HTTP2Server"),
+            // The price of the short-id rule: a mixed-case word with two numbers in it.
+            (b"HTTP2Server10", "{id}"),
+            (b"gh12KLmn3p", "{id}"),
+            (b"gh12KLmn3", "gh{num}KLmn3"),
             // hashtags
             (b"{user1000}:cart:42", "{tag}:cart:{num}"),
             (b"{user:1000}:cart", "{tag}:cart"),
@@ -1030,7 +1045,11 @@ mod tests {
             out.extend_from_slice(NUM);
         } else if all_hex && ((len >= 4 && digit > 0 && hex_letter > 0) || len >= 16) {
             out.extend_from_slice(HEX);
-        } else if len >= 16 && id_alphabet && digit > 0 && letter > 0 && changes >= 3 {
+        } else if id_alphabet
+            && digit > 0
+            && letter > 0
+            && ((len >= 16 && changes >= 3) || (len >= 10 && changes >= 4))
+        {
             out.extend_from_slice(ID);
         } else {
             fold_digit_runs(seg, out);
