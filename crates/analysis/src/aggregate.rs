@@ -416,9 +416,39 @@ pub struct Aggregate {
     pub dropped_at_load: Stats,
     /// The `used_memory` prediction's accumulator.
     pub used: UsedMemory,
-    /// Row caches of `by_db`, `patterns` and each prefix level, in that order: keys often
-    /// share these rows, and a byte comparison is cheaper than a hash-table lookup.
+    /// Row caches of `patterns` and each prefix level, in that order: keys often share
+    /// these rows, and a byte comparison is cheaper than a hash-table lookup.
     caches: Vec<RowCache>,
+    /// Where the current database's row of `by_db` is: keys come database by database.
+    db_row: DbRow,
+}
+
+/// The row of `by_db` the last key went to; see [`DbRow::add`].
+#[derive(Debug, Clone, Copy, Default)]
+struct DbRow {
+    /// `(db, position, table generation)`.
+    at: Option<(u64, usize, u64)>,
+}
+
+impl DbRow {
+    /// Adds `f` to the row of database `db`: straight to the remembered row while the
+    /// database and the table's rows stay the same, through the table otherwise.
+    #[inline]
+    fn add(&mut self, table: &mut CappedTable<RowTotals>, db: u64, f: &Facts) {
+        if let Some((d, at, generation)) = self.at {
+            if d == db {
+                if let Some(row) = table.row_at(at, generation) {
+                    row.add(f);
+                    return;
+                }
+            }
+        }
+        let key = db.to_be_bytes();
+        let rank = table.rank(&key);
+        self.at = table
+            .add_ranked_at(&key, rank, |r| r.add(f))
+            .map(|at| (db, at, table.generation()));
+    }
 }
 
 /// Key bytes a [`RowCache`] slot holds; longer keys always go through their table.
@@ -490,6 +520,16 @@ impl RowCache {
         rank: Option<u64>,
         f: &Facts,
     ) -> u64 {
+        // A full table of a high-cardinality level (per-user prefixes) refuses most keys:
+        // its rank alone tells, without looking at the cache.
+        if table.len() >= table.cap() {
+            let rank = rank.unwrap_or_else(|| table.rank(key));
+            if table.rejects_ranked(key, rank) {
+                table.fold(|o| o.add(f));
+                return rank;
+            }
+            return self.add_uncached(table, key, Some(rank), f);
+        }
         if let Some(s) = self.slots.get(slot_of(key)) {
             if s.live && same_bytes(s.key.get(..s.len).unwrap_or(&[]), key) {
                 if let Some(row) = table.row_at(s.at, s.generation) {
@@ -606,7 +646,8 @@ impl Aggregate {
             anomaly_list: TopK::new(100),
             dropped_at_load: Stats::default(),
             used: UsedMemory::for_file(file),
-            caches: vec![RowCache::default(); config.depth + 2],
+            caches: vec![RowCache::default(); config.depth + 1],
+            db_row: DbRow::default(),
         }
     }
 
@@ -686,9 +727,7 @@ impl Aggregate {
         };
         self.totals.add(&facts);
         let caches = &mut self.caches;
-        if let Some(p) = caches.get_mut(0) {
-            p.add(&mut self.by_db, &k.db.to_be_bytes(), None, &facts);
-        }
+        self.db_row.add(&mut self.by_db, k.db, &facts);
         if let Some(s) = self
             .by_encoding
             .get_mut(ty)
@@ -698,17 +737,15 @@ impl Aggregate {
         }
         // A level whose prefix is the previous level's (no further separator) has the
         // same bytes, so the same rank.
+        let seps = &self.config.separators;
         let mut previous: Option<(usize, u64)> = None;
-        for (level, p) in
-            prefixes(key_bytes, &self.config.separators, self.config.depth).enumerate()
-        {
-            if let (Some(t), Some(c)) = (self.prefixes.get_mut(level), caches.get_mut(level + 2)) {
-                let known = previous.filter(|&(len, _)| len == p.len()).map(|(_, r)| r);
-                previous = Some((p.len(), c.add(t, p, known, &facts)));
-            }
+        let levels = self.prefixes.iter_mut().zip(caches.iter_mut().skip(1));
+        for ((t, c), p) in levels.zip(prefixes(key_bytes, seps, self.config.depth)) {
+            let known = previous.filter(|&(len, _)| len == p.len()).map(|(_, r)| r);
+            previous = Some((p.len(), c.add(t, p, known, &facts)));
         }
-        infer_pattern(key_bytes, &self.config.separators, pattern);
-        if let Some(c) = caches.get_mut(1) {
+        infer_pattern(key_bytes, seps, pattern);
+        if let Some(c) = caches.first_mut() {
             c.add(&mut self.patterns, pattern, None, &facts);
         }
         let bucket = expiry_bucket(k.expire_ms, scope.ctime_ms, expired);
@@ -959,6 +996,44 @@ mod tests {
             if let rdbscope_parser::Record::Key(k) = r.unwrap() {
                 agg.add_key(&scope, &k, &mut work);
             }
+        }
+    }
+
+    #[test]
+    fn database_rows_count_every_key_of_their_database() {
+        // Databases revisited after others (as concatenated or merged inputs do), and more
+        // databases than rows, so the remembered row goes stale and rows fold.
+        let dbs = [0u64, 0, 5, 0, 7, 5, 5, 9, 0];
+        let mut w = rdbscope_testwriter::RdbWriter::redis(11);
+        for (i, db) in dbs.iter().enumerate() {
+            w.select_db(*db);
+            w.key(
+                0,
+                format!("k{i}"),
+                &rdbscope_testwriter::encode::string("v"),
+            );
+        }
+        let data = w.finish();
+        for cap in [DB_ROWS, 2] {
+            let mut agg = Aggregate::new(AggregateConfig::default(), 0);
+            agg.by_db = CappedTable::new(cap);
+            add_all(&mut agg, &data);
+            let mut seen: Vec<(u64, u64)> = agg
+                .by_db
+                .iter()
+                .map(|(k, r)| {
+                    let db = u64::from_be_bytes(k.try_into().expect("8-byte key"));
+                    (db, r.all.keys)
+                })
+                .collect();
+            seen.sort_unstable();
+            let count = |db| dbs.iter().filter(|&&d| d == db).count() as u64;
+            for &(db, keys) in &seen {
+                assert_eq!(keys, count(db), "db {db}, cap {cap}");
+            }
+            let kept: u64 = seen.iter().map(|&(_, k)| k).sum();
+            assert_eq!(kept + agg.by_db.other().all.keys, dbs.len() as u64);
+            assert_eq!(seen.len(), cap.min(4));
         }
     }
 
