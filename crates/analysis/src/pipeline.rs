@@ -561,10 +561,13 @@ const READ_AHEAD_CHUNKS: usize = 4;
 /// 4 chunks of 1 MiB ahead of the consumer, so that reading overlaps the parse. Wrap
 /// streams handed to [`analyze_reader`] in it.
 pub struct ReadAhead {
-    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    /// Chunks in order; `Ok(None)` marks the end of the input.
+    rx: std::sync::mpsc::Receiver<std::io::Result<Option<Vec<u8>>>>,
     cur: Vec<u8>,
     pos: usize,
     done: bool,
+    /// Why the thread could not be started, reported at the first read.
+    not_started: Option<std::io::Error>,
 }
 
 impl ReadAhead {
@@ -580,15 +583,18 @@ impl ReadAhead {
                     .take(READ_AHEAD_CHUNK as u64)
                     .read_to_end(&mut chunk)
                 {
-                    Ok(0) => break,
+                    Ok(0) => {
+                        let _ = tx.send(Ok(None));
+                        break;
+                    }
                     Ok(_) => {
-                        if tx.send(Ok(chunk)).is_err() {
+                        if tx.send(Ok(Some(chunk))).is_err() {
                             break;
                         }
                     }
                     Err(e) => {
                         // The bytes read before the error come first.
-                        if !chunk.is_empty() && tx.send(Ok(chunk)).is_err() {
+                        if !chunk.is_empty() && tx.send(Ok(Some(chunk))).is_err() {
                             break;
                         }
                         let _ = tx.send(Err(e));
@@ -596,32 +602,48 @@ impl ReadAhead {
                     }
                 }
             });
-        let done = spawned.is_err();
         ReadAhead {
             rx,
             cur: Vec::new(),
             pos: 0,
-            done,
+            done: false,
+            not_started: spawned.err(),
         }
     }
 }
 
 impl Read for ReadAhead {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if let Some(e) = self.not_started.take() {
+            self.done = true;
+            return Err(std::io::Error::new(
+                e.kind(),
+                format!("cannot start the read-ahead thread: {e}"),
+            ));
+        }
         while self.pos >= self.cur.len() {
             if self.done {
                 return Ok(0);
             }
             match self.rx.recv() {
-                Ok(Ok(chunk)) => {
+                Ok(Ok(Some(chunk))) => {
                     self.cur = chunk;
                     self.pos = 0;
                 }
+                Ok(Ok(None)) => self.done = true,
                 Ok(Err(e)) => {
                     self.done = true;
                     return Err(e);
                 }
-                Err(_) => self.done = true,
+                // The thread went away without marking the end: it panicked (in a
+                // decompressor, say). The input is not known to end here, so this is an
+                // error rather than a short file.
+                Err(_) => {
+                    self.done = true;
+                    return Err(std::io::Error::other(
+                        "the read-ahead thread stopped before the end of the input",
+                    ));
+                }
             }
         }
         let rest = self.cur.get(self.pos..).unwrap_or(&[]);
@@ -872,6 +894,30 @@ mod tests {
         assert_eq!(got, d);
         let err = r.read(&mut [0u8; 16]).unwrap_err();
         assert_eq!(err.to_string(), "disk on fire");
+    }
+
+    #[test]
+    fn read_ahead_reports_a_panicking_reader_as_an_error() {
+        struct Panics(usize);
+        impl Read for Panics {
+            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+                if self.0 == 0 {
+                    panic!("decoder bug");
+                }
+                let n = self.0.min(out.len());
+                out[..n].fill(7);
+                self.0 -= n;
+                Ok(n)
+            }
+        }
+        let mut r = ReadAhead::spawn(Panics(10));
+        let mut got = Vec::new();
+        let err = r
+            .read_to_end(&mut got)
+            .expect_err("a panic is no end of input");
+        assert!(err.to_string().contains("stopped before the end"), "{err}");
+        // Nothing after the error, and no hang.
+        assert_eq!(r.read(&mut [0u8; 4]).expect("done"), 0);
     }
 
     #[test]
