@@ -521,15 +521,17 @@ impl RowCache {
         f: &Facts,
     ) -> u64 {
         // A full table of a high-cardinality level (per-user prefixes) refuses most keys:
-        // its rank alone tells, without looking at the cache.
-        if table.len() >= table.cap() {
+        // its rank alone tells, before the cache is looked at.
+        let rank = if table.len() >= table.cap() {
             let rank = rank.unwrap_or_else(|| table.rank(key));
             if table.rejects_ranked(key, rank) {
                 table.fold(|o| o.add(f));
                 return rank;
             }
-            return self.add_uncached(table, key, Some(rank), f);
-        }
+            Some(rank)
+        } else {
+            rank
+        };
         if let Some(s) = self.slots.get(slot_of(key)) {
             if s.live && same_bytes(s.key.get(..s.len).unwrap_or(&[]), key) {
                 if let Some(row) = table.row_at(s.at, s.generation) {
