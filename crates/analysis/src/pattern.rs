@@ -625,7 +625,7 @@ fn fold_segment(seg: &[u8], out: &mut Vec<u8>, fast: bool) {
     }
     // A segment under 16 bytes of printable ASCII without digits (`user`, `profile`) is
     // kept as it is: not a number, a hex string (under 16 bytes it needs a digit) nor an
-    // id (16 bytes or more), and no digit run to fold.
+    // id (ids hold digits), and no digit run to fold.
     if fast
         && seg.len() < 16
         && seg
