@@ -127,20 +127,7 @@ fn truncation_sweep_over_corpus_dumps() {
     }
 }
 
-/// xorshift64*: reproducible from the seed printed on failure.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+use rdbscope_testwriter::Rng;
 
 #[test]
 fn corruption_sweep_single_and_multi_byte_flips() {

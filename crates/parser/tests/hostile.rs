@@ -1879,21 +1879,7 @@ fn truncation_at_every_offset_is_error_never_eof() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// xorshift64*: deterministic, dependency-free.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+use rdbscope_testwriter::Rng;
 
 const CORRUPTION_SEED: u64 = 0x5EED_CAFE_F00D_0001;
 const CORRUPTIONS: usize = 4000;

@@ -32,6 +32,7 @@ pub mod intset;
 pub mod listpack;
 pub mod lzf;
 pub mod module;
+pub mod rng;
 pub mod stream;
 pub mod value;
 pub mod writer;
@@ -39,6 +40,7 @@ pub mod ziplist;
 pub mod zipmap;
 
 pub use listpack::Listpack;
+pub use rng::Rng;
 pub use stream::{Consumer, ConsumerGroup, Idmp, IdmpProducer, Stream, StreamId, StreamNode};
 pub use writer::{dump_payload, RdbWriter};
 pub use ziplist::Ziplist;
