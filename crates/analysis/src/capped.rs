@@ -199,9 +199,44 @@ pub struct CappedTable<S> {
 /// One retained row: its key, the key's rank and its statistics.
 #[derive(Debug, Clone)]
 struct Row<S> {
-    key: Box<[u8]>,
+    key: RowKey,
     rank: u64,
     stats: S,
+}
+
+/// Key bytes a [`RowKey`] holds without allocating.
+const INLINE_KEY: usize = 30;
+
+/// A row's key: in the row itself when short (most prefixes and patterns are), so that
+/// admitting a row allocates nothing and comparing it reads no other cache line.
+#[derive(Debug, Clone)]
+enum RowKey {
+    Inline { len: u8, bytes: [u8; INLINE_KEY] },
+    Boxed(Box<[u8]>),
+}
+
+impl RowKey {
+    fn new(key: &[u8]) -> Self {
+        match u8::try_from(key.len()) {
+            Ok(len) if key.len() <= INLINE_KEY => {
+                let mut bytes = [0u8; INLINE_KEY];
+                bytes[..key.len()].copy_from_slice(key);
+                RowKey::Inline { len, bytes }
+            }
+            _ => RowKey::Boxed(key.into()),
+        }
+    }
+}
+
+impl std::ops::Deref for RowKey {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            RowKey::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
+            RowKey::Boxed(b) => b,
+        }
+    }
 }
 
 /// The rows of a [`CappedTable`] in report order; see [`CappedTable::into_sorted`].
@@ -291,7 +326,7 @@ impl<S: RowStats> CappedTable<S> {
         if self.admits(rank, key) {
             let mut stats = S::default();
             f(&mut stats);
-            Some(self.insert_new(key.into(), rank, stats))
+            Some(self.insert_new(RowKey::new(key), rank, stats))
         } else {
             self.fold(f);
             None
@@ -357,7 +392,7 @@ impl<S: RowStats> CappedTable<S> {
 
     /// Inserts a key that is absent and admitted, evicting the largest rank if full;
     /// returns the new row's position.
-    fn insert_new(&mut self, key: Box<[u8]>, rank: u64, stats: S) -> usize {
+    fn insert_new(&mut self, key: RowKey, rank: u64, stats: S) -> usize {
         if self.rows.len() >= self.cap {
             self.evict_top();
         }
@@ -375,7 +410,7 @@ impl<S: RowStats> CappedTable<S> {
             // Two keys with one rank (a 64-bit collision): the larger key goes first.
             let key: Option<Box<[u8]>> = shared.and_then(|_| self.top_key(rank).map(Box::from));
             let found = self.rows.find_entry(rank, |r| {
-                r.rank == rank && key.as_ref().is_none_or(|k| r.key == *k)
+                r.rank == rank && key.as_ref().is_none_or(|k| *r.key == **k)
             });
             if let Ok(e) = found {
                 let (row, _) = e.remove();
@@ -396,7 +431,7 @@ impl<S: RowStats> CappedTable<S> {
         self.other.merge(&other.other);
         self.folded |= other.folded;
         for row in other.rows {
-            if let Some(mine) = self.rows.find_mut(row.rank, |r| r.key == row.key) {
+            if let Some(mine) = self.rows.find_mut(row.rank, |r| *r.key == *row.key) {
                 mine.stats.merge(&row.stats);
                 continue;
             }
@@ -470,7 +505,7 @@ impl<S: RowStats> CappedTable<S> {
         let mut rows: Vec<(u64, Vec<u8>, S)> = self
             .rows
             .into_iter()
-            .map(|r| (by(&r.stats), r.key.into_vec(), r.stats))
+            .map(|r| (by(&r.stats), r.key.to_vec(), r.stats))
             .collect();
         rows.sort_unstable_by(|a, b| (Reverse(a.0), &a.1).cmp(&(Reverse(b.0), &b.1)));
         SortedRows {
@@ -493,6 +528,37 @@ mod tests {
         for (k, w) in items {
             t.add(k, |s| *s += w);
         }
+    }
+
+    #[test]
+    fn keys_of_every_length_come_back_as_given() {
+        // Short keys are kept in the row, longer ones boxed: both must read back exactly,
+        // be found again, and merge by their bytes.
+        let keys: Vec<Vec<u8>> = (0..70usize)
+            .chain([255, 256, 300])
+            .map(|n| (0..n).map(|i| (i * 7 + n) as u8).collect())
+            .collect();
+        let mut a = Table::new(1000);
+        let mut b = Table::new(1000);
+        for (i, k) in keys.iter().enumerate() {
+            a.add(k, |s| *s += 1);
+            if i % 2 == 0 {
+                b.add(k, |s| *s += 10);
+            }
+        }
+        for k in &keys {
+            assert_eq!(a.get(k), Some(&1), "{} bytes", k.len());
+        }
+        a.merge(b);
+        let mut got: Vec<(Vec<u8>, u64)> = a.into_sorted(|s| *s).rows;
+        got.sort();
+        let mut want: Vec<(Vec<u8>, u64)> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), if i % 2 == 0 { 11 } else { 1 }))
+            .collect();
+        want.sort();
+        assert_eq!(got, want);
     }
 
     #[test]
