@@ -20,6 +20,7 @@ fn analyze(data: &[u8], pool: &rayon::ThreadPool, streamed: bool) -> u64 {
         filter: &filter,
         checksum: true,
         progress: &NoProgress,
+        split_min: rdbscope_analysis::pipeline::SPLIT_MIN,
     };
     let result = if streamed {
         // The stream owns its bytes (as standard input would): the copy is part of the cost.

@@ -32,6 +32,9 @@ pub fn analyze(data: &[u8]) {
         filter: &filter,
         checksum: true,
         progress: &NoProgress,
+        // Split every file the pool can split: the streamed driver below never does, so
+        // the comparison checks the split pass too.
+        split_min: 0,
     };
     let len = data.len() as u64;
     let result = analyze_slice(data, 0, &job, &NoRelease);

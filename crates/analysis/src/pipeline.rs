@@ -18,8 +18,12 @@ use crate::source::{drive_reader_windows, drive_slice, DriveError, DriveOptions,
 use crate::used_memory::UsedMemory;
 use rayon::iter::{ParallelBridge, ParallelIterator};
 use rdbscope_parser::{Error, Header, KeyRecord, Record, Records};
+use split::MAX_CHAIN_OTHERS;
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::sync::Mutex;
+
+mod split;
 
 /// Receives progress: bytes of the input read so far (monotonic per file).
 pub trait Progress: Sync {
@@ -62,24 +66,41 @@ const CRC_AHEAD: usize = 256 << 10;
 pub(crate) struct Released<'r> {
     release: &'r dyn Release,
     done: AtomicU64,
+    /// Bytes kept behind the parse.
+    lag: u64,
 }
 
 impl<'r> Released<'r> {
     /// Nothing parsed nor released yet.
     pub(crate) fn new(release: &'r dyn Release) -> Self {
+        Self::from(release, 0, RELEASE_LAG)
+    }
+
+    /// A parse that starts at `start` and keeps `lag` bytes behind it.
+    fn from(release: &'r dyn Release, start: u64, lag: u64) -> Self {
         Released {
             release,
-            done: AtomicU64::new(0),
+            done: AtomicU64::new(start),
+            lag,
         }
     }
 
     /// The parse reached `pos`: release what lies far enough behind it.
     pub(crate) fn parse_at(&self, pos: u64) {
-        let upto = pos.saturating_sub(RELEASE_LAG);
+        let upto = pos.saturating_sub(self.lag);
         let done = self.done.load(AtomicOrdering::Relaxed);
-        if upto >= done + RELEASE_LAG / 4 {
+        if upto >= done + self.lag / 4 {
             self.done.store(upto, AtomicOrdering::Relaxed);
             self.release.release(done, upto);
+        }
+    }
+
+    /// Nothing before `pos` is needed any more.
+    fn release_to(&self, pos: u64) {
+        let done = self.done.load(AtomicOrdering::Relaxed);
+        if pos > done {
+            self.done.store(pos, AtomicOrdering::Relaxed);
+            self.release.release(done, pos);
         }
     }
 }
@@ -92,26 +113,38 @@ impl<'r> Released<'r> {
 /// framing's own misses did, and the file is read from memory once instead of twice
 /// (B: 0.32 s of framing plus checksum became 0.25 s).
 pub(crate) struct CrcAhead<'d> {
-    /// The bytes a well-formed file checksums (all but the 8-byte trailer).
+    /// The bytes a well-formed file checksums (all but the 8-byte trailer), or the part of
+    /// them one chain of a split pass covers.
     body: &'d [u8],
+    /// The offset of `body` in the file.
+    base: usize,
     digest: rdbscope_parser::checksum::Crc64,
+    /// Bytes of `body` checksummed.
     done: usize,
 }
 
 impl<'d> CrcAhead<'d> {
     /// A checksum over `data`, which is assumed to end with an 8-byte trailer.
     pub(crate) fn new(data: &'d [u8]) -> Self {
+        Self::range(data, 0, data.len().saturating_sub(8))
+    }
+
+    /// A checksum over bytes `from..to` of `data`.
+    fn range(data: &'d [u8], from: usize, to: usize) -> Self {
         CrcAhead {
-            body: data.get(..data.len().saturating_sub(8)).unwrap_or_default(),
+            body: data.get(from..to).unwrap_or_default(),
+            base: from,
             digest: rdbscope_parser::checksum::Crc64::new(),
             done: 0,
         }
     }
 
-    /// The parse is at `pos`: make sure the checksum has read well beyond it.
+    /// The parse is at file offset `pos`: make sure the checksum has read well beyond it.
     #[inline]
     pub(crate) fn reach(&mut self, pos: u64) {
-        let pos = usize::try_from(pos).unwrap_or(usize::MAX);
+        let pos = usize::try_from(pos)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(self.base);
         if pos.saturating_add(CRC_AHEAD / 2) > self.done && self.done < self.body.len() {
             self.advance(pos);
         }
@@ -126,16 +159,25 @@ impl<'d> CrcAhead<'d> {
         }
     }
 
-    /// The CRC-64 of the first `end` bytes of the data.
+    /// The CRC-64 of bytes `base..end` of the file `data` (the first `end` bytes for a
+    /// checksum made with [`new`](Self::new)).
     pub(crate) fn finish(mut self, data: &[u8], end: usize) -> u64 {
-        match data.get(self.done..end) {
+        match data.get(self.base + self.done..end) {
             Some(rest) => {
                 self.digest.update(rest);
                 self.digest.finish()
             }
             // The EOF opcode came before bytes already read (trailing data): start again.
-            None => rdbscope_parser::checksum::crc64(data.get(..end).unwrap_or(data)),
+            None => rdbscope_parser::checksum::crc64(data.get(self.base..end).unwrap_or(data)),
         }
+    }
+
+    /// The CRC-64 of the whole range.
+    fn finish_range(mut self) -> u64 {
+        if let Some(rest) = self.body.get(self.done..) {
+            self.digest.update(rest);
+        }
+        self.digest.finish()
     }
 }
 
@@ -151,7 +193,14 @@ pub struct Job<'a> {
     pub checksum: bool,
     /// Progress sink.
     pub progress: &'a dyn Progress,
+    /// Mapped inputs of at least this many bytes are framed from several places at once
+    /// when there are several threads ([`SPLIT_MIN`] by default; `u64::MAX` never). The
+    /// result is the same either way.
+    pub split_min: u64,
 }
+
+/// The default [`Job::split_min`]: below this, framing one file from one place keeps up.
+pub const SPLIT_MIN: u64 = 64 << 20;
 
 /// Where reading a file stopped early.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,9 +228,15 @@ pub struct FileResult {
     pub model: Option<crate::model::Model>,
     /// Damage that stopped reading, if any.
     pub damage: Option<Damage>,
+    /// How many places the file was framed from at once: more than 1 after a split pass
+    /// (see `pipeline/split.rs`). Not part of the report, which is the same either way.
+    pub chains: usize,
 }
 
 const BATCH: usize = 2048;
+
+/// A batch of key records as the framer hands it out, with the scope they are judged by.
+type Batch<'a> = (FileScope, Vec<KeyRecord<'a>>);
 
 /// Input bytes after which a batch ends even if it holds fewer than [`BATCH`] keys.
 const BATCH_BYTES: u64 = 8 << 20;
@@ -205,18 +260,58 @@ struct Framer<'a, 'j> {
     reported: u64,
     released: &'j Released<'j>,
     crc: Option<CrcAhead<'a>>,
+    /// Framing stops at the first record that starts at or after this offset (the start of
+    /// the next chain of a split pass).
+    limit: u64,
+    /// Records other than keys, kept in order instead of observed (chains of a split pass
+    /// after the first, whose records are observed once they are known to be in step).
+    others: Option<Vec<Record<'a>>>,
+    /// More such records than a chain keeps.
+    overflow: bool,
+}
+
+impl<'a, 'j> Framer<'a, 'j> {
+    fn new(recs: Records<'a>, job: &'j Job<'j>, file: u32, released: &'j Released<'j>) -> Self {
+        let header = recs.header();
+        Framer {
+            recs,
+            job,
+            file,
+            ctx: FileContext::new(Some(&header)),
+            inventory: Inventory::default(),
+            used: UsedMemory::for_file(file),
+            scope: None,
+            error: None,
+            eof: None,
+            sequential: false,
+            reported: 0,
+            released,
+            crc: None,
+            limit: u64::MAX,
+            others: None,
+            overflow: false,
+        }
+    }
 }
 
 impl<'a> Iterator for Framer<'a, '_> {
-    type Item = (FileScope, Vec<KeyRecord<'a>>);
+    type Item = Batch<'a>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.error.is_some() || self.sequential || self.eof.is_some() {
+        if self.error.is_some()
+            || self.sequential
+            || self.eof.is_some()
+            || self.overflow
+            || self.recs.offset() >= self.limit
+        {
             return None;
         }
         let mut batch = Vec::with_capacity(BATCH);
         let start = self.recs.offset();
         loop {
+            if self.recs.offset() >= self.limit {
+                break;
+            }
             if let Some(c) = &mut self.crc {
                 c.reach(self.recs.offset());
             }
@@ -251,11 +346,18 @@ impl<'a> Iterator for Framer<'a, '_> {
                         self.eof = Some((offset, stored_checksum, end));
                         break;
                     }
-                    other => {
-                        self.ctx.observe(&other);
-                        self.inventory.observe(&other);
-                        self.used.observe(&other);
-                    }
+                    other => match &mut self.others {
+                        Some(kept) if kept.len() >= MAX_CHAIN_OTHERS => {
+                            self.overflow = true;
+                            break;
+                        }
+                        Some(kept) => kept.push(other),
+                        None => {
+                            self.ctx.observe(&other);
+                            self.inventory.observe(&other);
+                            self.used.observe(&other);
+                        }
+                    },
                 },
             }
         }
@@ -295,6 +397,9 @@ pub fn analyze_slice(data: &[u8], file: u32, job: &Job<'_>, release: &dyn Releas
         Ok(r) => r,
         Err(e) => return failed(file, job, e, data.len() as u64),
     };
+    if let Some(r) = split::analyze_split(data, recs.clone(), file, job, release) {
+        return r;
+    }
     let header = recs.header();
     let released = Released::new(release);
     let crc = job.checksum.then(|| CrcAhead::new(data));
@@ -321,19 +426,8 @@ fn parallel_pass<'a>(
     crc: Option<CrcAhead<'a>>,
 ) -> Option<(FileResult, Option<EofInfo>, Option<CrcAhead<'a>>)> {
     let mut framer = Framer {
-        recs,
-        job,
-        file,
-        ctx: FileContext::new(Some(&header)),
-        inventory: Inventory::default(),
-        used: UsedMemory::for_file(file),
-        scope: None,
-        error: None,
-        eof: None,
-        sequential: false,
-        reported: 0,
-        released,
         crc,
+        ..Framer::new(recs, job, file, released)
     };
     let config = job.config;
     let filter = job.filter;
@@ -384,10 +478,17 @@ fn parallel_pass<'a>(
             context: framer.ctx,
             model,
             damage,
+            chains: 1,
         },
         framer.eof,
         framer.crc,
     ))
+}
+
+/// Locks `m`; a lock poisoned by a panic elsewhere still guards consistent data (the panic
+/// itself reaches the caller through `rayon::scope`).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn failed(file: u32, job: &Job<'_>, e: Error, len: u64) -> FileResult {
@@ -402,6 +503,7 @@ fn failed(file: u32, job: &Job<'_>, e: Error, len: u64) -> FileResult {
             message: e.to_string(),
             unread: Some(len.saturating_sub(e.offset)),
         }),
+        chains: 0,
     }
 }
 
@@ -524,6 +626,7 @@ impl<'j> Sequential<'j> {
             context: ctx,
             model,
             damage,
+            chains: 1,
         }
     }
 }
@@ -814,6 +917,7 @@ mod tests {
             filter: &filter,
             checksum: false,
             progress: &NoProgress,
+            split_min: SPLIT_MIN,
         };
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(2)

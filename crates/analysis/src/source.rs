@@ -49,11 +49,30 @@ impl InputSummary {
         stored: Option<u64>,
         crc: Option<crate::pipeline::CrcAhead<'_>>,
     ) {
+        self.set_eof_with(
+            data,
+            offset,
+            end,
+            stored,
+            crc.map(|c| |e| c.finish(data, e)),
+        );
+    }
+
+    /// [`set_eof`](Self::set_eof) with the checksum computed by `crc` from the end of the
+    /// checksummed bytes (the byte after the EOF opcode), only if the file stores one.
+    pub(crate) fn set_eof_with(
+        &mut self,
+        data: &[u8],
+        offset: u64,
+        end: u64,
+        stored: Option<u64>,
+        crc: Option<impl FnOnce(usize) -> u64>,
+    ) {
         self.set_end(data, end);
         match (stored, crc) {
             (Some(0), _) => self.checksum_disabled = true,
             (Some(s), Some(crc)) => {
-                let c = crc.finish(data, (offset as usize).saturating_add(1));
+                let c = crc((offset as usize).saturating_add(1));
                 self.checksum = Some((s, c));
             }
             _ => {}

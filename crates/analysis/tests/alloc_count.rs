@@ -39,78 +39,13 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-/// `n` keys of one kind each, cycling through strings (raw, int, LZF), listpack hashes,
-/// sets and sorted sets, intsets and quicklist lists, with a third of them expiring.
+/// A dump of `n` small keys of the common encodings (see [`w::generate::mixed_keys`]).
 fn dump(n: u64) -> Vec<u8> {
     let mut rdb = w::RdbWriter::redis(11);
     rdb.aux("redis-ver", "7.2.6");
     rdb.aux("ctime", "1700000000");
     rdb.select_db(0);
-    for i in 0..n {
-        if i % 3 == 0 {
-            rdb.expire_ms(1_700_000_000_000 + (i as i64) * 1000);
-        }
-        match i % 8 {
-            0 => rdb.key(
-                w::ty::STRING,
-                format!("session:{i}"),
-                &w::encode::string_auto(format!(
-                    "{{\"id\":{i},\"pad\":\"{}\"}}",
-                    "x".repeat((i % 90) as usize)
-                )),
-            ),
-            1 => rdb.key(
-                w::ty::STRING,
-                format!("counter:{i}"),
-                &w::encode::string_auto(i.to_string()),
-            ),
-            2 => {
-                let pairs: Vec<(String, String)> = (0..(i % 20 + 2))
-                    .map(|f| (format!("field{f}"), format!("value-{}", i * f)))
-                    .collect();
-                rdb.key(
-                    w::ty::HASH_LISTPACK,
-                    format!("user:{i}:profile"),
-                    &w::value::hash_listpack(pairs),
-                )
-            }
-            3 => {
-                let members: Vec<String> = (0..(i % 30 + 1)).map(|m| format!("tag{m}")).collect();
-                rdb.key(
-                    w::ty::SET_LISTPACK,
-                    format!("tags:{i}"),
-                    &w::value::set_listpack(members),
-                )
-            }
-            4 => {
-                let pairs: Vec<(String, f64)> = (0..(i % 25 + 1))
-                    .map(|m| (format!("p{m}"), m as f64 * 1.5))
-                    .collect();
-                rdb.key(
-                    w::ty::ZSET_LISTPACK,
-                    format!("board:{i}"),
-                    &w::value::zset_listpack(pairs),
-                )
-            }
-            5 => {
-                let values: Vec<i64> = (0..(i % 40 + 1) as i64).map(|v| v * 3).collect();
-                rdb.key(
-                    w::ty::SET_INTSET,
-                    format!("ids:{i}"),
-                    &w::value::set_intset(&values),
-                )
-            }
-            _ => {
-                let mut lp = w::Listpack::new();
-                for e in 0..(i % 40 + 1) {
-                    lp.auto(format!("job-{e}"));
-                }
-                let mut ql = w::value::Quicklist2::new();
-                ql.packed(&lp.build());
-                rdb.key(w::ty::LIST_QUICKLIST_2, format!("queue:{i}"), &ql.build())
-            }
-        };
-    }
+    w::generate::mixed_keys(&mut rdb, 0..n);
     rdb.finish()
 }
 
@@ -129,6 +64,7 @@ fn allocations(n: u64) -> u64 {
         filter: &filter,
         checksum: true,
         progress: &NoProgress,
+        split_min: rdbscope_analysis::pipeline::SPLIT_MIN,
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(1)

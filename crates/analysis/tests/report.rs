@@ -6,12 +6,13 @@
 
 use rdbscope_analysis::aggregate::{AggregateConfig, TYPES};
 use rdbscope_analysis::context::{FileContext, ModelChoice};
-use rdbscope_analysis::filter::KeyFilter;
-use rdbscope_analysis::pipeline::{analyze_slice, Job, NoProgress, NoRelease};
-use rdbscope_analysis::report::{build, NamedResult, Report, ReportOptions, Row, Table};
+use rdbscope_analysis::pipeline::SPLIT_MIN;
+use rdbscope_analysis::report::{Report, Row, Table};
 use rdbscope_parser::{Record, Records, Scratch};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+mod common;
 
 fn dumps() -> Vec<PathBuf> {
     let mut v = rdbscope_testwriter::dumps::fixtures();
@@ -21,30 +22,7 @@ fn dumps() -> Vec<PathBuf> {
 }
 
 fn report(data: &[u8], threads: usize, config: AggregateConfig, rows: usize) -> Report {
-    let filter = KeyFilter::default();
-    let job = Job {
-        config,
-        choice: ModelChoice::default(),
-        filter: &filter,
-        checksum: true,
-        progress: &NoProgress,
-    };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap();
-    let result = pool.install(|| analyze_slice(data, 0, &job, &NoRelease));
-    build(
-        vec![NamedResult {
-            name: "dump.rdb".into(),
-            bytes: Some(data.len() as u64),
-            result,
-        }],
-        &ReportOptions {
-            rows,
-            ..ReportOptions::default()
-        },
-    )
+    common::analyze(data, threads, config, rows, SPLIT_MIN).report
 }
 
 /// (keys, memory) per type name, per `type/encoding`, per db, from a plain loop.
@@ -217,6 +195,14 @@ fn report_is_the_same_for_any_thread_count() {
             for threads in [2, 3] {
                 let n = serde_json::to_string(&report(&data, threads, config, 10)).unwrap();
                 assert!(one == n, "{}: {threads} threads differ", path.display());
+                // Every file split, however small (where a chain start can be found).
+                let split = common::analyze(&data, threads, config, 10, 0).report;
+                let split = serde_json::to_string(&split).unwrap();
+                assert!(
+                    one == split,
+                    "{}: split with {threads} threads differs",
+                    path.display()
+                );
             }
         }
     }

@@ -36,6 +36,8 @@ fn report(data: &[u8]) -> Result<Report, String> {
             filter: &filter,
             checksum: true,
             progress: &NoProgress,
+            // Damage also meets the split pass (under `cargo test`'s pool of threads).
+            split_min: 0,
         };
         let result = analyze_slice(data, 0, &job, &NoRelease);
         build(

@@ -217,6 +217,7 @@ pub fn run(args: &Args) -> Result<Exit> {
         filter: &filter,
         checksum: !args.input.no_checksum,
         progress: &bar,
+        split_min: rdbscope_analysis::pipeline::SPLIT_MIN,
     };
     let results: Vec<NamedResult> = pool.install(|| {
         inputs

@@ -28,6 +28,7 @@
 
 pub mod dumps;
 pub mod encode;
+pub mod generate;
 pub mod intset;
 pub mod listpack;
 pub mod lzf;
