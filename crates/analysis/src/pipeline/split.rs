@@ -28,7 +28,6 @@
 
 use super::{
     add, lock, Batch, CrcAhead, Damage, FileResult, Framer, Job, Release, Released, BATCH,
-    BATCH_BYTES,
 };
 use crate::aggregate::{Aggregate, Work};
 use crate::source::InputSummary;
@@ -53,6 +52,11 @@ const SYNC_STEP: u64 = 1 << 20;
 /// and the last chains to finish are short.
 const CHAINS_PER_THREAD: usize = 16;
 
+/// Bytes a chain keeps behind its parse before releasing them: its worker adds each batch
+/// before framing the next, so one batch would do, but each release interrupts the other
+/// threads to flush their TLBs.
+const CHAIN_RELEASE_LAG: u64 = 32 << 20;
+
 /// Records other than keys a later chain keeps aside before the split is given up.
 pub(super) const MAX_CHAIN_OTHERS: usize = 4096;
 
@@ -70,7 +74,7 @@ pub(super) fn analyze_split(
         return None;
     }
     let header = recs.header();
-    let first_released = Released::from(release, 0, BATCH_BYTES);
+    let first_released = Released::from(release, 0, CHAIN_RELEASE_LAG);
     let mut first = Framer::new(recs, job, file, &first_released);
     let head = first.next()?;
     let scope = first.scope?;
@@ -97,7 +101,7 @@ pub(super) fn analyze_split(
         .then(|| CrcAhead::range(data, 0, usize::try_from(first_end).unwrap_or(usize::MAX)));
     let released: Vec<Released<'_>> = starts
         .iter()
-        .map(|&s| Released::from(release, s, BATCH_BYTES))
+        .map(|&s| Released::from(release, s, CHAIN_RELEASE_LAG))
         .collect();
     let mut chains = vec![first];
     for (i, (&start, rel)) in starts.iter().zip(&released).enumerate() {
