@@ -268,6 +268,8 @@ struct Framer<'a, 'j> {
     others: Option<Vec<Record<'a>>>,
     /// More such records than a chain keeps.
     overflow: bool,
+    /// Keys per batch ([`BATCH`]).
+    batch: usize,
 }
 
 impl<'a, 'j> Framer<'a, 'j> {
@@ -290,6 +292,7 @@ impl<'a, 'j> Framer<'a, 'j> {
             limit: u64::MAX,
             others: None,
             overflow: false,
+            batch: BATCH,
         }
     }
 }
@@ -306,7 +309,7 @@ impl<'a> Iterator for Framer<'a, '_> {
         {
             return None;
         }
-        let mut batch = Vec::with_capacity(BATCH);
+        let mut batch = Vec::with_capacity(self.batch);
         let start = self.recs.offset();
         loop {
             if self.recs.offset() >= self.limit {
@@ -329,7 +332,7 @@ impl<'a> Iterator for Framer<'a, '_> {
                     // A batch also ends after BATCH_BYTES of input, so that the parse
                     // position (and the release of pages behind it) moves on through big
                     // values too.
-                    if batch.len() == BATCH || self.recs.offset() - start >= BATCH_BYTES {
+                    if batch.len() >= self.batch || self.recs.offset() - start >= BATCH_BYTES {
                         break;
                     }
                 }

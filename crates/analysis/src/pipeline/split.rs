@@ -52,6 +52,13 @@ const SYNC_STEP: u64 = 1 << 20;
 /// and the last chains to finish are short.
 const CHAINS_PER_THREAD: usize = 16;
 
+/// Keys framed from the start of the file before the split: they fix the scope and the
+/// database, and tell whether the records are big.
+const HEAD_KEYS: usize = 16;
+
+/// Records bigger than this on average in the head are not worth splitting the file for.
+const BIG_RECORD: u64 = 16 << 10;
+
 /// Bytes a chain keeps behind its parse before releasing them: its worker adds each batch
 /// before framing the next, so one batch would do, but each release interrupts the other
 /// threads to flush their TLBs.
@@ -75,12 +82,18 @@ pub(super) fn analyze_split(
     }
     let header = recs.header();
     let first_released = Released::from(release, 0, CHAIN_RELEASE_LAG);
-    let mut first = Framer::new(recs, job, file, &first_released);
+    let mut first = Framer {
+        batch: HEAD_KEYS,
+        ..Framer::new(recs, job, file, &first_released)
+    };
     let head = first.next()?;
+    first.batch = BATCH;
     let scope = first.scope?;
     let state = first.recs.state();
-    // A first batch cut short by its byte limit means big records, which frame quickly.
-    if head.1.len() < BATCH
+    // Big records frame quickly (sizes come from their headers): no need to split.
+    let head_bytes = first.recs.offset().saturating_sub(head.1.first()?.offset);
+    if head.1.len() < HEAD_KEYS
+        || head_bytes / HEAD_KEYS as u64 > BIG_RECORD
         || first.error.is_some()
         || first.sequential
         || first.eof.is_some()
