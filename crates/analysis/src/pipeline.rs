@@ -2,6 +2,10 @@
 //! headers and skips payloads by length, batches of borrowed key records handed to rayon
 //! workers that estimate and aggregate into per-worker [`Aggregate`]s, merged at the end.
 //!
+//! A mapped file of [`Job::split_min`] bytes or more is framed from several places at once
+//! when the pool has several threads: it is cut into chains, each framed and added by one
+//! worker, whose guessed starts are checked exactly afterwards (see `pipeline/split.rs`).
+//!
 //! Runs inside the caller's rayon pool (`ThreadPool::install`): one thread or many give the
 //! same aggregate, because every merge is exact and order-free. Inputs that are not a
 //! borrowable slice (standard input, decompressed streams, `--no-mmap`) are read ahead on
@@ -297,49 +301,39 @@ impl<'a, 'j> Framer<'a, 'j> {
     }
 }
 
-impl<'a> Iterator for Framer<'a, '_> {
-    type Item = Batch<'a>;
+impl<'a> Framer<'a, '_> {
+    /// Whether framing stopped for good (damage, the end, a Dragonfly blob, too many
+    /// records kept aside).
+    fn stopped(&self) -> bool {
+        self.error.is_some() || self.sequential || self.eof.is_some() || self.overflow
+    }
 
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.error.is_some()
-            || self.sequential
-            || self.eof.is_some()
-            || self.overflow
-            || self.recs.offset() >= self.limit
-        {
-            return None;
-        }
-        let mut batch = Vec::with_capacity(self.batch);
-        let start = self.recs.offset();
+    /// The next key record, the records before it handled in order; `None` once this
+    /// framer's part ends (its limit, the end of the file, damage, a Dragonfly blob).
+    #[inline]
+    fn next_key(&mut self) -> Option<KeyRecord<'a>> {
         loop {
-            if self.recs.offset() >= self.limit {
-                break;
+            if self.stopped() || self.recs.offset() >= self.limit {
+                return None;
             }
             if let Some(c) = &mut self.crc {
                 c.reach(self.recs.offset());
             }
             match self.recs.next() {
-                None => break,
+                None => return None,
                 Some(Err(e)) => {
                     self.error = Some(e);
-                    break;
+                    return None;
                 }
                 Some(Ok(Record::Key(k))) => {
                     if self.scope.is_none() {
                         self.scope = Some(scope_for(&mut self.ctx, self.job, self.file));
                     }
-                    batch.push(k);
-                    // A batch also ends after BATCH_BYTES of input, so that the parse
-                    // position (and the release of pages behind it) moves on through big
-                    // values too.
-                    if batch.len() >= self.batch || self.recs.offset() - start >= BATCH_BYTES {
-                        break;
-                    }
+                    return Some(k);
                 }
                 Some(Ok(rec)) => match rec {
                     Record::CompressedBlob { .. } | Record::TaggedChunk { .. } => {
                         self.sequential = true;
-                        return None;
                     }
                     Record::Eof {
                         offset,
@@ -347,13 +341,9 @@ impl<'a> Iterator for Framer<'a, '_> {
                         end,
                     } => {
                         self.eof = Some((offset, stored_checksum, end));
-                        break;
                     }
                     other => match &mut self.others {
-                        Some(kept) if kept.len() >= MAX_CHAIN_OTHERS => {
-                            self.overflow = true;
-                            break;
-                        }
+                        Some(kept) if kept.len() >= MAX_CHAIN_OTHERS => self.overflow = true,
                         Some(kept) => kept.push(other),
                         None => {
                             self.ctx.observe(&other);
@@ -364,10 +354,38 @@ impl<'a> Iterator for Framer<'a, '_> {
                 },
             }
         }
+    }
+
+    /// Reports the parse position to the progress sink and releases the pages behind it.
+    fn moved_on(&mut self) {
         let pos = self.recs.offset();
         self.job.progress.advance(pos.saturating_sub(self.reported));
         self.reported = pos;
         self.released.parse_at(pos);
+    }
+}
+
+impl<'a> Iterator for Framer<'a, '_> {
+    type Item = Batch<'a>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.stopped() || self.recs.offset() >= self.limit {
+            return None;
+        }
+        let mut batch = Vec::with_capacity(self.batch);
+        let start = self.recs.offset();
+        while let Some(k) = self.next_key() {
+            batch.push(k);
+            // A batch also ends after BATCH_BYTES of input, so that the parse position
+            // (and the release of pages behind it) moves on through big values too.
+            if batch.len() >= self.batch || self.recs.offset() - start >= BATCH_BYTES {
+                break;
+            }
+        }
+        if self.sequential {
+            return None;
+        }
+        self.moved_on();
         let scope = self.scope?;
         (!batch.is_empty()).then_some((scope, batch))
     }

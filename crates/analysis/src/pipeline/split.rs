@@ -241,11 +241,25 @@ fn run_chains<'a>(
                 while let Some(slot) = slots.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let mut guard = lock(slot);
                     let (framer, head) = &mut *guard;
-                    for (scope, batch) in head.take().into_iter().chain(framer.by_ref()) {
+                    if let Some((scope, batch)) = head.take() {
                         for k in &batch {
                             add(&mut agg, &scope, job.filter, k, &mut w);
                         }
                     }
+                    // Each key is added as soon as it is framed, while its bytes are still
+                    // in the cache, instead of going through a batch.
+                    let mut since = 0;
+                    while let Some(k) = framer.next_key() {
+                        if let Some(scope) = framer.scope {
+                            add(&mut agg, &scope, job.filter, &k, &mut w);
+                        }
+                        since += 1;
+                        if since == BATCH {
+                            since = 0;
+                            framer.moved_on();
+                        }
+                    }
+                    framer.moved_on();
                     // A chain's worker adds each batch before framing the next: nothing
                     // of the chain is needed any more.
                     framer
