@@ -312,6 +312,13 @@ impl<'a> Framer<'a, '_> {
     /// framer's part ends (its limit, the end of the file, damage, a Dragonfly blob).
     #[inline]
     fn next_key(&mut self) -> Option<KeyRecord<'a>> {
+        self.with_next_key(|k, _| *k)
+    }
+
+    /// Applies `f` to the next key record (see [`next_key`](Self::next_key)) where it
+    /// lies, without moving the record out first, and to the scope of the file's keys.
+    #[inline]
+    fn with_next_key<R>(&mut self, f: impl FnOnce(&KeyRecord<'a>, &FileScope) -> R) -> Option<R> {
         loop {
             if self.stopped() || self.recs.offset() >= self.limit {
                 return None;
@@ -325,11 +332,11 @@ impl<'a> Framer<'a, '_> {
                     self.error = Some(e);
                     return None;
                 }
-                Some(Ok(Record::Key(k))) => {
-                    if self.scope.is_none() {
-                        self.scope = Some(scope_for(&mut self.ctx, self.job, self.file));
-                    }
-                    return Some(k);
+                Some(Ok(Record::Key(ref k))) => {
+                    let scope = *self
+                        .scope
+                        .get_or_insert_with(|| scope_for(&mut self.ctx, self.job, self.file));
+                    return Some(f(k, &scope));
                 }
                 Some(Ok(rec)) => match rec {
                     Record::CompressedBlob { .. } | Record::TaggedChunk { .. } => {

@@ -249,10 +249,9 @@ fn run_chains<'a>(
                     // Each key is added as soon as it is framed, while its bytes are still
                     // in the cache, instead of going through a batch.
                     let mut since = 0;
-                    while let Some(k) = framer.next_key() {
-                        if let Some(scope) = framer.scope {
-                            add(&mut agg, &scope, job.filter, &k, &mut w);
-                        }
+                    while let Some(()) =
+                        framer.with_next_key(|k, scope| add(&mut agg, scope, job.filter, k, &mut w))
+                    {
                         since += 1;
                         if since == BATCH {
                             since = 0;
