@@ -250,6 +250,10 @@ type EofInfo = (u64, Option<u64>, u64);
 
 /// Frames records in order; non-key records are handled here (they are few and their
 /// order matters), key records are batched for the workers.
+///
+/// Aligned to 128 bytes so that the chains of a split pass, side by side in a vector and
+/// each updated at every record by its own worker, share no cache line.
+#[repr(align(128))]
 struct Framer<'a, 'j> {
     recs: Records<'a>,
     job: &'j Job<'j>,
@@ -821,15 +825,26 @@ const WINDOW_TASK: usize = 128;
 
 /// One aggregate per rayon worker, kept across windows.
 struct Workers {
-    slots: Vec<std::sync::Mutex<(Aggregate, Work)>>,
+    slots: Vec<Slot>,
 }
+
+/// A worker's aggregate, on cache lines of its own: the counters every key updates sit at
+/// either end of an `Aggregate`, and slots side by side made two workers write to one line
+/// (A through standard input took 1.6 s instead of 1.0 s when a layout change let them).
+#[repr(align(128))]
+struct Slot(Mutex<(Aggregate, Work)>);
 
 impl Workers {
     fn new(job: &Job<'_>, file: u32) -> Self {
         let n = rayon::current_num_threads().max(1);
         Workers {
             slots: (0..n)
-                .map(|_| std::sync::Mutex::new((Aggregate::new(job.config, file), Work::default())))
+                .map(|_| {
+                    Slot(Mutex::new((
+                        Aggregate::new(job.config, file),
+                        Work::default(),
+                    )))
+                })
                 .collect(),
         }
     }
@@ -841,7 +856,7 @@ impl Workers {
             let i = rayon::current_thread_index().unwrap_or(0) % self.slots.len();
             // A slot is only ever used by its own worker: the lock is uncontended. A
             // poisoned one (a panic elsewhere) still holds consistent sums.
-            let mut slot = match self.slots[i].lock() {
+            let mut slot = match self.slots[i].0.lock() {
                 Ok(g) => g,
                 Err(p) => p.into_inner(),
             };
@@ -855,7 +870,7 @@ impl Workers {
     /// Merges every slot into `agg`.
     fn into_aggregate(self, agg: &mut Aggregate) {
         for slot in self.slots {
-            let (a, _) = match slot.into_inner() {
+            let (a, _) = match slot.0.into_inner() {
                 Ok(s) => s,
                 Err(p) => p.into_inner(),
             };
