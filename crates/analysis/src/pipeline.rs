@@ -250,10 +250,6 @@ type EofInfo = (u64, Option<u64>, u64);
 
 /// Frames records in order; non-key records are handled here (they are few and their
 /// order matters), key records are batched for the workers.
-///
-/// Aligned to 128 bytes so that the chains of a split pass, side by side in a vector and
-/// each updated at every record by its own worker, share no cache line.
-#[repr(align(128))]
 struct Framer<'a, 'j> {
     recs: Records<'a>,
     job: &'j Job<'j>,
