@@ -6,10 +6,11 @@
 //! that wanted its next batch often waited for the one framing. A split pass cuts the file
 //! into *chains*, each framed by one worker that also adds its keys, with no framer shared:
 //!
-//! 1. The first chain is framed from the header as usual for one batch, which fixes the
-//!    file's scope (the model, the snapshot time) and the database its keys start in.
+//! 1. The first chain is framed from the header for 16 keys, which fix the file's scope
+//!    (the model, the snapshot time) and the database its keys start in, and tell whether
+//!    its records are small enough to be worth splitting.
 //! 2. For each later chain a start is guessed near an even cut of the rest of the file:
-//!    from the first offset at which [`SYNC_RECORDS`] records in a row parse, the offset
+//!    from the first offset at which [`SYNC_RECORDS`] key records in a row parse, the offset
 //!    after them. A parse that begins inside a record either fails within a few bytes or
 //!    falls into step with the real records within a few of them.
 //! 3. Every chain frames until it reaches the next chain's start.
@@ -36,13 +37,20 @@ use rdbscope_parser::{ParserState, Record, Records};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-/// Records that must parse in a row from a guessed offset before the offset after them is
-/// taken as a chain start.
+/// Key records (with non-empty names) that must parse in a row from a guessed offset before
+/// the offset after them is taken as a chain start.
 const SYNC_RECORDS: usize = 16;
 
 /// Offsets tried in a row from a cut before moving on by [`SYNC_STEP`] (a cut inside a long
 /// binary value finds no start near it).
 const SYNC_TRIES: usize = 16 << 10;
+
+/// Bytes the records of one candidate chain start may span (16 records of up to 16 KiB).
+const SYNC_SPAN: usize = 256 << 10;
+
+/// Bytes the candidates of one cut may parse in all (counting each offset tried as one
+/// byte) before the cut is given up.
+const SYNC_BUDGET: u64 = 4 << 20;
 
 /// How far the search for a chain start moves on when [`SYNC_TRIES`] offsets in a row held
 /// none; it gives up at the next cut.
@@ -165,8 +173,9 @@ fn chain_starts(data: &[u8], from: u64, state: ParserState, cuts: usize) -> Vec<
         }
         let next_cut = from + (len.saturating_sub(from)) * (i + 1) / cuts as u64;
         let mut try_at = at;
-        while try_at < next_cut {
-            if let Some(s) = chain_start(data, try_at, state) {
+        let mut budget = SYNC_BUDGET;
+        while try_at < next_cut && budget > 0 {
+            if let Some(s) = chain_start(data, try_at, state, &mut budget) {
                 if s > from && starts.last().is_none_or(|&l| s > l) {
                     starts.push(s);
                 }
@@ -178,40 +187,45 @@ fn chain_starts(data: &[u8], from: u64, state: ParserState, cuts: usize) -> Vec<
     starts
 }
 
-/// A chain start guessed from `at`: the offset after [`SYNC_RECORDS`] records that parse
-/// in a row from the first offset that admits them, or the offset of the `EOF` record they
-/// reach at the very end of the file.
-fn chain_start(data: &[u8], at: u64, state: ParserState) -> Option<u64> {
+/// A chain start guessed from `at`: the offset after [`SYNC_RECORDS`] key records with
+/// non-empty names that parse in a row from the first offset that admits them, or the
+/// offset of the `EOF` record they reach at the very end of the file.
+///
+/// Each candidate parses only the next [`SYNC_SPAN`] bytes, and all candidates of a cut
+/// together at most `budget` bytes, so that no input (a long run of zero bytes parses as
+/// records of empty strings; a forged count makes one record walk far) makes the guessing
+/// slow. A guess that is wrong anyway fails the exact check afterwards.
+fn chain_start(data: &[u8], at: u64, state: ParserState, budget: &mut u64) -> Option<u64> {
     let from = usize::try_from(at).ok()?;
     let to = from.saturating_add(SYNC_TRIES).min(data.len());
     for p in from..to {
+        *budget = budget.checked_sub(1)?;
         // A record starts with a value type (0-27) or an opcode (0xf0-0xff).
         if data.get(p).is_some_and(|&b| b > 27 && b < 0xf0) {
             continue;
         }
-        let mut recs = Records::resume(data.get(p..)?, p as u64, state);
+        let window = data.get(p..p.saturating_add(SYNC_SPAN).min(data.len()))?;
+        let mut recs = Records::resume(window, p as u64, state);
         let mut parsed = 0;
-        loop {
-            let before = recs.offset();
+        let found = loop {
             match recs.next() {
-                Some(Ok(Record::Eof { end, .. })) => {
-                    if parsed > 0 && end == data.len() as u64 {
-                        return Some(before);
-                    }
-                    break;
-                }
-                // Dragonfly's blobs are read by the sequential driver: no split.
-                Some(Ok(Record::CompressedBlob { .. } | Record::TaggedChunk { .. })) => {
-                    return None
-                }
-                Some(Ok(_)) => {
+                Some(Ok(Record::Key(k))) if !k.key.is_empty() => {
                     parsed += 1;
                     if parsed == SYNC_RECORDS {
-                        return Some(recs.offset());
+                        break Some(recs.offset());
                     }
                 }
-                _ => break,
+                Some(Ok(Record::Eof { offset, end, .. }))
+                    if parsed > 0 && end == data.len() as u64 =>
+                {
+                    break Some(offset)
+                }
+                _ => break None,
             }
+        };
+        *budget = budget.saturating_sub(recs.offset() - p as u64);
+        if found.is_some() {
+            return found;
         }
     }
     None
