@@ -971,6 +971,42 @@ fn analyze_threads_give_identical_json() {
 }
 
 #[test]
+fn analyze_splits_a_big_mapped_file_without_changing_the_report() {
+    // Over 64 MiB of small and 1 KB records: with two threads or more the mapped file is
+    // framed from several places at once (and its pages released behind each part).
+    use rdbscope_testwriter as w;
+    let mut rdb = w::RdbWriter::redis(11);
+    rdb.aux("redis-ver", "7.2.6");
+    rdb.aux("ctime", "1700000000");
+    rdb.select_db(0);
+    let mut i = 0u64;
+    while rdb.offset() < 66 << 20 {
+        w::generate::mixed_keys(&mut rdb, i * 8..i * 8 + 8);
+        let value = format!("{{\"id\":{i},\"bio\":\"{}\"}}", "lorem ipsum ".repeat(80));
+        rdb.key(
+            w::ty::STRING,
+            format!("user:{i}:profile"),
+            &w::encode::string(value),
+        );
+        i += 1;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.rdb");
+    std::fs::write(&path, rdb.finish()).unwrap();
+    let file = path.to_str().unwrap();
+    let run = |threads: &str| {
+        let out = analyze(&["--json", "-", "--quiet", "--threads", threads, file]);
+        assert_eq!(out.status.code(), Some(0), "{threads} threads");
+        out.stdout
+    };
+    let one = run("1");
+    let v: Value = serde_json::from_slice(&one).unwrap();
+    assert_eq!(u(&v["totals"]["keys"]), i * 9);
+    assert_eq!(one, run("2"));
+    assert_eq!(one, run("3"));
+}
+
+#[test]
 fn analyze_file_order_does_not_matter() {
     let a = analyze(&["--json", "-", "mixed.rdb", "lfu.rdb", "multidb.rdb"]).stdout;
     let b = analyze(&["--json", "-", "multidb.rdb", "mixed.rdb", "lfu.rdb"]).stdout;
