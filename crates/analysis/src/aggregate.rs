@@ -887,6 +887,45 @@ impl Aggregate {
         Some(f)
     }
 
+    /// Counts every key added under database `from` as a key of database `to`: in the
+    /// database table, the top lists, the anomalies and the `used_memory` prediction. A
+    /// split pass adds the first keys of each later part under a stand-in database and
+    /// learns the real one only when the part before it is read. False, and nothing
+    /// changed, when the database table has folded rows (it could not be exact).
+    pub fn relabel_db(&mut self, from: u64, to: u64) -> bool {
+        if self.by_db.folded() {
+            return false;
+        }
+        if let Some(stats) = self.by_db.take(&from.to_be_bytes()) {
+            self.by_db.add(&to.to_be_bytes(), |r| r.merge(&stats));
+        }
+        self.db_row = DbRow::default();
+        let fix = |row: &mut KeyRow| {
+            if row.db == from {
+                row.db = to;
+            }
+        };
+        // Top lists order by metric, file and offset: the database never decides.
+        self.top_memory.for_each_mut(|r| fix(&mut r.row));
+        self.top_elements.for_each_mut(|r| fix(&mut r.row));
+        for t in &mut self.top_by_type {
+            t.memory.for_each_mut(|r| fix(&mut r.row));
+            t.elements.for_each_mut(|r| fix(&mut r.row));
+        }
+        self.top_no_ttl.for_each_mut(|r| fix(&mut r.row));
+        self.top_idle.for_each_mut(|r| fix(&mut r.row));
+        self.top_freq.for_each_mut(|r| fix(&mut r.row));
+        self.top_streams.for_each_mut(|r| fix(&mut r.row));
+        // Anomalies order by file and offset first, which no two share.
+        self.anomaly_list.for_each_mut(|Reverse(a)| {
+            if a.db == from {
+                a.db = to;
+            }
+        });
+        self.used.relabel_db(from, to);
+        true
+    }
+
     /// Adds another aggregate (another thread's keys, or another file's).
     pub fn merge(&mut self, o: Aggregate) {
         self.totals.merge(&o.totals);

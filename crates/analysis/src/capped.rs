@@ -444,6 +444,20 @@ impl<S: RowStats> CappedTable<S> {
         }
     }
 
+    /// Removes the row of `key` and returns its statistics. The result stays what one pass
+    /// would give without that key only while nothing was [`folded`](Self::folded).
+    pub fn take(&mut self, key: &[u8]) -> Option<S> {
+        let rank = self.rank(key);
+        let (row, _) = self
+            .rows
+            .find_entry(rank, |r| *r.key == *key)
+            .ok()?
+            .remove();
+        self.order = self.rows.iter().map(|r| r.rank).collect();
+        self.generation += 1;
+        Some(row.stats)
+    }
+
     /// The statistics of `key`, if it has a row.
     pub fn get(&self, key: &[u8]) -> Option<&S> {
         self.rows

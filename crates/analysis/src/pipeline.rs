@@ -35,6 +35,28 @@ pub trait Progress: Sync {
     fn advance(&self, bytes: u64);
 }
 
+/// A progress sink that passes on all but the first `credit` bytes: those a split pass
+/// already reported before it was given up and the file read again.
+struct Credit<'p> {
+    inner: &'p dyn Progress,
+    credit: AtomicU64,
+}
+
+impl Progress for Credit<'_> {
+    fn advance(&self, bytes: u64) {
+        let mut taken = 0;
+        let _ = self
+            .credit
+            .fetch_update(AtomicOrdering::Relaxed, AtomicOrdering::Relaxed, |c| {
+                taken = c.min(bytes);
+                Some(c - taken)
+            });
+        if bytes > taken {
+            self.inner.advance(bytes - taken);
+        }
+    }
+}
+
 /// No progress reporting.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoProgress;
@@ -274,6 +296,8 @@ struct Framer<'a, 'j> {
     overflow: bool,
     /// Keys per batch ([`BATCH`]).
     batch: usize,
+    /// The largest database a `SELECTDB` record named.
+    top_db: u64,
 }
 
 impl<'a, 'j> Framer<'a, 'j> {
@@ -297,6 +321,7 @@ impl<'a, 'j> Framer<'a, 'j> {
             others: None,
             overflow: false,
             batch: BATCH,
+            top_db: 0,
         }
     }
 }
@@ -349,15 +374,20 @@ impl<'a> Framer<'a, '_> {
                     } => {
                         self.eof = Some((offset, stored_checksum, end));
                     }
-                    other => match &mut self.others {
-                        Some(kept) if kept.len() >= MAX_CHAIN_OTHERS => self.overflow = true,
-                        Some(kept) => kept.push(other),
-                        None => {
-                            self.ctx.observe(&other);
-                            self.inventory.observe(&other);
-                            self.used.observe(&other);
+                    other => {
+                        if let Record::SelectDb { db, .. } = other {
+                            self.top_db = self.top_db.max(db);
                         }
-                    },
+                        match &mut self.others {
+                            Some(kept) if kept.len() >= MAX_CHAIN_OTHERS => self.overflow = true,
+                            Some(kept) => kept.push(other),
+                            None => {
+                                self.ctx.observe(&other);
+                                self.inventory.observe(&other);
+                                self.used.observe(&other);
+                            }
+                        }
+                    }
                 },
             }
         }
@@ -425,9 +455,25 @@ pub fn analyze_slice(data: &[u8], file: u32, job: &Job<'_>, release: &dyn Releas
         Ok(r) => r,
         Err(e) => return failed(file, job, e, data.len() as u64),
     };
-    if let Some(r) = split::analyze_split(data, recs.clone(), file, job, release) {
-        return r;
-    }
+    let credit;
+    let again;
+    let job = match split::analyze_split(data, recs.clone(), file, job, release) {
+        split::Split::Done(r) => return *r,
+        split::Split::Declined => job,
+        split::Split::Abandoned { reported } => {
+            // Read again in one pass; the progress already reported is not reported twice.
+            credit = Credit {
+                inner: job.progress,
+                credit: AtomicU64::new(reported),
+            };
+            again = Job {
+                progress: &credit,
+                split_min: u64::MAX,
+                ..*job
+            };
+            &again
+        }
+    };
     let header = recs.header();
     let released = Released::new(release);
     let crc = job.checksum.then(|| CrcAhead::new(data));

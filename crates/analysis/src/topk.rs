@@ -109,6 +109,16 @@ impl<T: Ord> TopK<T> {
         self.limit
     }
 
+    /// Applies `f` to every retained item. `f` must not change how items compare (it may
+    /// change fields the order ignores), or the list would no longer be the greatest items.
+    pub fn for_each_mut(&mut self, mut f: impl FnMut(&mut T)) {
+        let mut items = std::mem::take(&mut self.heap).into_vec();
+        for Reverse(item) in &mut items {
+            f(item);
+        }
+        self.heap = BinaryHeap::from(items);
+    }
+
     /// The retained items in no specified order.
     pub fn iter(&self) -> impl Iterator<Item = &T> {
         self.heap.iter().map(|r| &r.0)

@@ -463,6 +463,17 @@ impl UsedMemory {
         }
     }
 
+    /// Counts the keys added under database `from` as keys of database `to` (a split pass
+    /// learns the database its later parts started in only at the end).
+    pub fn relabel_db(&mut self, from: u64, to: u64) {
+        self.settle();
+        for state in self.totals.files.values_mut() {
+            if let Some(t) = state.dbs.remove(&from) {
+                state.dbs.entry(to).or_default().merge(&t);
+            }
+        }
+    }
+
     /// Takes what the prediction needs from a record besides keys: `SELECTDB` (the
     /// database a following `RESIZEDB` is for), `RESIZEDB` and `SLOT_INFO` hints,
     /// `FUNCTION2` libraries. Feed one file's non-key records in file order.

@@ -42,6 +42,7 @@ fn dump(dbs: &[u64]) -> Vec<u8> {
     let per_db = 30_000 / dbs.len() as u64;
     for (n, &db) in dbs.iter().enumerate() {
         rdb.select_db(db);
+        rdb.resize_db(per_db + 30, per_db / 3);
         let first = n as u64 * per_db;
         for part in 0..10u64 {
             let from = first + part * per_db / 10;
@@ -111,12 +112,24 @@ fn split_pass_reports_what_one_pass_reports() {
 }
 
 #[test]
-fn split_pass_in_several_databases_falls_back_to_one_pass() {
-    let data = dump(&[0, 3, 9]);
+fn split_pass_in_several_databases_reports_what_one_pass_reports() {
+    // Later chains start in a stand-in database, relabelled once the chain before them is
+    // read: the database table, the top lists and the used_memory counts come out as in
+    // one pass, whichever chain a database change falls in.
+    for dbs in [&[0, 3, 9][..], &[5, 0], &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]] {
+        let data = dump(dbs);
+        let one = run(&data, 1, 0);
+        let split = run(&data, 2, 0);
+        assert!(split.chains > 2, "{dbs:?}: {} chains", split.chains);
+        assert!(split.json == one.json, "{dbs:?}: the reports differ");
+    }
+}
+
+#[test]
+fn split_pass_with_a_database_number_it_uses_as_a_stand_in_falls_back() {
+    let data = dump(&[0, u64::MAX - 1]);
     let one = run(&data, 1, 0);
     let split = run(&data, 2, 0);
-    // Later chains assume the first keys' database; a chain that ends in another fails the
-    // check, and the file is read again in one pass.
     assert_eq!(split.chains, 1);
     assert!(split.json == one.json);
 }
@@ -181,4 +194,46 @@ fn split_pass_guesses_no_start_inside_a_run_of_zero_bytes() {
     let split = run(&data, 2, 0);
     assert!(split.chains > 2, "{} chains", split.chains);
     assert!(split.json == one.json);
+}
+
+/// Bytes of progress reported for `data` with `threads` threads, every file split.
+fn progress(data: &[u8], threads: usize) -> u64 {
+    use rdbscope_analysis::context::ModelChoice;
+    use rdbscope_analysis::filter::KeyFilter;
+    use rdbscope_analysis::pipeline::{analyze_slice, Job, NoRelease, Progress};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    struct Count(AtomicU64);
+    impl Progress for Count {
+        fn advance(&self, bytes: u64) {
+            self.0.fetch_add(bytes, Ordering::Relaxed);
+        }
+    }
+    let count = Count(AtomicU64::new(0));
+    let filter = KeyFilter::default();
+    let job = Job {
+        config: AggregateConfig::default(),
+        choice: ModelChoice::default(),
+        filter: &filter,
+        checksum: true,
+        progress: &count,
+        split_min: 0,
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    pool.install(|| analyze_slice(data, 0, &job, &NoRelease));
+    count.0.load(Ordering::Relaxed)
+}
+
+#[test]
+fn split_pass_reports_each_byte_of_progress_once() {
+    // Split, and given up and read again (several databases): the progress adds up to
+    // the bytes read, as in one pass.
+    for data in [dump(&[0]), dump(&[0, 3, 9])] {
+        let one = progress(&data, 1);
+        assert!(one > data.len() as u64 - 16, "{one} of {}", data.len());
+        assert_eq!(progress(&data, 2), one);
+        assert_eq!(progress(&data, 3), one);
+    }
 }

@@ -34,7 +34,7 @@ use crate::aggregate::{Aggregate, Work};
 use crate::source::InputSummary;
 use rdbscope_parser::checksum::crc64_combine;
 use rdbscope_parser::{ParserState, Record, Records};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Key records (with non-empty names) that must parse in a row from a guessed offset before
@@ -72,21 +72,60 @@ const BIG_RECORD: u64 = 16 << 10;
 /// threads to flush their TLBs.
 const CHAIN_RELEASE_LAG: u64 = 32 << 20;
 
+/// Databases from here up stand for "the database this chain started in", unknown until
+/// the chain before it is read: chain `i` starts in `u64::MAX - i`. A file whose own
+/// `SELECTDB` names one of them is read in one pass instead.
+const STAND_IN_DBS: u64 = u64::MAX - (1 << 16);
+
+/// The stand-in database chain `i` starts in.
+fn stand_in(i: usize) -> u64 {
+    u64::MAX - i as u64
+}
+
 /// Records other than keys a later chain keeps aside before the split is given up.
 pub(super) const MAX_CHAIN_OTHERS: usize = 4096;
 
-/// Analyses `data` with a split pass, or returns `None` when the file should take the
-/// ordinary path (one thread, a small or unsplittable file, or a guess that did not hold).
+/// What became of a split pass.
+pub(super) enum Split {
+    /// The file was analysed.
+    Done(Box<FileResult>),
+    /// The file is not worth splitting (one thread, small, big records, Dragonfly).
+    Declined,
+    /// A guess did not hold: the file must be analysed the ordinary way. `reported` bytes
+    /// were already reported as progress.
+    Abandoned {
+        /// Bytes already reported to the progress sink.
+        reported: u64,
+    },
+}
+
+/// Analyses `data` with a split pass; see [`Split`].
 pub(super) fn analyze_split(
     data: &[u8],
     recs: Records<'_>,
     file: u32,
     job: &Job<'_>,
     release: &dyn Release,
-) -> Option<FileResult> {
+) -> Split {
+    match split_pass(data, recs, file, job, release) {
+        Ok(r) => Split::Done(Box::new(r)),
+        Err(0) => Split::Declined,
+        Err(reported) => Split::Abandoned { reported },
+    }
+}
+
+/// [`analyze_split`]: the result, or the bytes reported as progress before giving up.
+fn split_pass(
+    data: &[u8],
+    recs: Records<'_>,
+    file: u32,
+    job: &Job<'_>,
+    release: &dyn Release,
+) -> Result<FileResult, u64> {
     let threads = rayon::current_num_threads();
-    if threads < 2 || (data.len() as u64) < job.split_min {
-        return None;
+    // A database filter needs each key's database when the key is added.
+    if threads < 2 || (data.len() as u64) < job.split_min || !job.filter.dbs.is_empty() {
+        return Err(0);
     }
     let header = recs.header();
     let first_released = Released::from(release, 0, CHAIN_RELEASE_LAG);
@@ -94,12 +133,15 @@ pub(super) fn analyze_split(
         batch: HEAD_KEYS,
         ..Framer::new(recs, job, file, &first_released)
     };
-    let head = first.next()?;
+    // Framing the head reports its bytes as progress: giving up after it says so.
+    let head = first.next().ok_or(first.reported)?;
+    let given_up = first.reported;
     first.batch = BATCH;
-    let scope = first.scope?;
+    let scope = first.scope.ok_or(given_up)?;
     let state = first.recs.state();
     // Big records frame quickly (sizes come from their headers): no need to split.
-    let head_bytes = first.recs.offset().saturating_sub(head.1.first()?.offset);
+    let head_start = head.1.first().map_or(0, |k| k.offset);
+    let head_bytes = first.recs.offset().saturating_sub(head_start);
     if head.1.len() < HEAD_KEYS
         || head_bytes / HEAD_KEYS as u64 > BIG_RECORD
         || first.error.is_some()
@@ -107,7 +149,7 @@ pub(super) fn analyze_split(
         || first.eof.is_some()
         || state.dragonfly
     {
-        return None;
+        return Err(given_up);
     }
     let starts = chain_starts(
         data,
@@ -115,7 +157,7 @@ pub(super) fn analyze_split(
         state,
         threads * CHAINS_PER_THREAD,
     );
-    let &first_end = starts.first()?;
+    let &first_end = starts.first().ok_or(given_up)?;
     first.limit = first_end;
     first.crc = job
         .checksum
@@ -128,7 +170,15 @@ pub(super) fn analyze_split(
     for (i, (&start, rel)) in starts.iter().zip(&released).enumerate() {
         let limit = starts.get(i + 1).copied();
         let crc_end = limit.map_or(data.len().saturating_sub(8), |l| l as usize);
-        let recs = Records::resume(data.get(start as usize..)?, start, state);
+        let start_state = ParserState {
+            db: stand_in(i + 1),
+            ..state
+        };
+        let recs = Records::resume(
+            data.get(start as usize..).unwrap_or_default(),
+            start,
+            start_state,
+        );
         chains.push(Framer {
             scope: Some(scope),
             reported: start,
@@ -140,25 +190,49 @@ pub(super) fn analyze_split(
             ..Framer::new(recs, job, file, rel)
         });
     }
-    let parts = run_chains(&mut chains, head, job, file);
-    if !in_step(&chains, &starts, state) {
-        return None;
+    let parts = run_chains(&mut chains, head, job, file, &starts);
+    let chain_starts = std::iter::once(0).chain(starts.iter().copied());
+    let reported: u64 = chains
+        .iter()
+        .zip(chain_starts)
+        .map(|(c, start)| c.reported.saturating_sub(start))
+        .sum();
+    let in_step_all = chains
+        .iter()
+        .enumerate()
+        .all(|(i, c)| in_step(c, starts.get(i).copied()));
+    if !in_step_all || chains.iter().any(|c| c.top_db >= STAND_IN_DBS) {
+        return Err(reported);
+    }
+    let mut parts = parts.into_iter();
+    let mut aggregate = parts
+        .next()
+        .unwrap_or_else(|| Aggregate::new(job.config, file));
+    for p in parts {
+        aggregate.merge(p);
+    }
+    // The database each later chain started in is the one the chain before it ended in:
+    // a real one if that chain named one (or is the first), else the one it started in.
+    let mut start_db = 0;
+    for (i, c) in chains
+        .iter()
+        .enumerate()
+        .take(chains.len().saturating_sub(1))
+    {
+        let end = c.recs.state().db;
+        if i == 0 || end != stand_in(i) {
+            start_db = end;
+        }
+        if !aggregate.relabel_db(stand_in(i + 1), start_db) {
+            return Err(reported);
+        }
     }
     let count = chains.len();
     let mut chains = chains.into_iter();
-    let first = chains.next()?;
-    let mut result = assemble(
-        data,
-        header,
-        first,
-        chains.collect(),
-        &starts,
-        parts,
-        job,
-        file,
-    );
+    let first = chains.next().ok_or(given_up)?;
+    let mut result = assemble(data, header, first, chains.collect(), &starts, aggregate);
     result.chains = count;
-    Some(result)
+    Ok(result)
 }
 
 /// Chain starts after `from`, one near each of `cuts - 1` even cuts of the rest of `data`
@@ -233,11 +307,16 @@ fn chain_start(data: &[u8], at: u64, state: ParserState, budget: &mut u64) -> Op
 
 /// Frames and adds every chain with the pool's threads (one aggregate per thread, chains
 /// taken in file order); the first chain starts with `head`, its first batch.
+///
+/// As soon as a chain ends out of step with the next (see [`in_step`]), the others stop:
+/// the file will be read again in one pass (a file whose keys change database part-way
+/// finds out when the chain holding the change ends, not after every chain).
 fn run_chains<'a>(
     chains: &mut [Framer<'a, '_>],
     head: Batch<'a>,
     job: &Job<'_>,
     file: u32,
+    starts: &[u64],
 ) -> Vec<Aggregate> {
     let n = rayon::current_num_threads().max(1);
     let mut head = Some(head);
@@ -246,13 +325,19 @@ fn run_chains<'a>(
         .map(|f| Mutex::new((f, head.take())))
         .collect();
     let next = AtomicUsize::new(0);
+    let given_up = AtomicBool::new(false);
     let done: Mutex<Vec<Aggregate>> = Mutex::new(Vec::with_capacity(n));
     rayon::scope(|s| {
         for _ in 0..n {
             s.spawn(|_| {
                 let mut agg = Aggregate::new(job.config, file);
                 let mut w = Work::default();
-                while let Some(slot) = slots.get(next.fetch_add(1, Ordering::Relaxed)) {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(slot) = slots.get(i) else { break };
+                    if given_up.load(Ordering::Relaxed) {
+                        break;
+                    }
                     let mut guard = lock(slot);
                     let (framer, head) = &mut *guard;
                     if let Some((scope, batch)) = head.take() {
@@ -270,9 +355,15 @@ fn run_chains<'a>(
                         if since == BATCH {
                             since = 0;
                             framer.moved_on();
+                            if given_up.load(Ordering::Relaxed) {
+                                break;
+                            }
                         }
                     }
                     framer.moved_on();
+                    if !in_step(framer, starts.get(i).copied()) {
+                        given_up.store(true, Ordering::Relaxed);
+                    }
                     // A chain's worker adds each batch before framing the next: nothing
                     // of the chain is needed any more.
                     framer
@@ -286,45 +377,30 @@ fn run_chains<'a>(
     done.into_inner().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Whether every chain but the last ended exactly where the next began, in the state the
-/// next one assumed (see the module docs), and no chain gave up.
-fn in_step(chains: &[Framer<'_, '_>], starts: &[u64], state: ParserState) -> bool {
-    chains.iter().enumerate().all(|(i, c)| {
-        if c.sequential || c.overflow {
-            return false;
-        }
-        let Some(&next) = starts.get(i) else {
-            return true; // the last chain
-        };
-        let end = c.recs.state();
-        c.error.is_none()
-            && c.eof.is_none()
-            && c.recs.offset() == next
-            && end.db == state.db
-            && !end.dragonfly
-    })
+/// Whether a chain that was to end at `next` (`None` for the last) ended there, in the
+/// state the next chain assumed (see the module docs), without giving up. The database
+/// is no part of that state: later chains start in a stand-in one.
+fn in_step(c: &Framer<'_, '_>, next: Option<u64>) -> bool {
+    if c.sequential || c.overflow {
+        return false;
+    }
+    let Some(next) = next else {
+        return true; // the last chain: damage there is reported as one pass reports it
+    };
+    c.error.is_none() && c.eof.is_none() && c.recs.offset() == next && !c.recs.state().dragonfly
 }
 
 /// The result of chains that were in step: their aggregates merged, the later chains'
 /// other records observed in order, the checksum parts joined, the last chain's end.
-#[allow(clippy::too_many_arguments)]
 fn assemble(
     data: &[u8],
     header: rdbscope_parser::Header,
     mut head: Framer<'_, '_>,
     rest: Vec<Framer<'_, '_>>,
     starts: &[u64],
-    parts: Vec<Aggregate>,
-    job: &Job<'_>,
-    file: u32,
+    mut aggregate: Aggregate,
 ) -> FileResult {
-    let mut parts = parts.into_iter();
-    let mut aggregate = parts
-        .next()
-        .unwrap_or_else(|| Aggregate::new(job.config, file));
-    for p in parts {
-        aggregate.merge(p);
-    }
+    let job = head.job;
     let count = rest.len();
     let mut crc = head.crc.take().map(CrcAhead::finish_range);
     let mut last_crc = None;
