@@ -7,25 +7,29 @@
 //! into *chains*, each framed by one worker that also adds its keys, with no framer shared:
 //!
 //! 1. The first chain is framed from the header for 16 keys, which fix the file's scope
-//!    (the model, the snapshot time) and the database its keys start in, and tell whether
-//!    its records are small enough to be worth splitting.
+//!    (the model, the snapshot time) and tell whether its records are small enough to be
+//!    worth splitting.
 //! 2. For each later chain a start is guessed near an even cut of the rest of the file:
 //!    from the first offset at which [`SYNC_RECORDS`] key records in a row parse, the offset
 //!    after them. A parse that begins inside a record either fails within a few bytes or
 //!    falls into step with the real records within a few of them.
-//! 3. Every chain frames until it reaches the next chain's start.
+//! 3. Every chain frames until it reaches the next chain's start. Which database a later
+//!    chain starts in is not known yet: its keys before its first `SELECTDB` go to a
+//!    stand-in database (`u64::MAX - i` for chain `i`).
 //! 4. Then every guess is checked, exactly: each chain must have ended precisely at the
-//!    next one's start, in the database the next one assumed, without damage, without
-//!    reaching the end of the file, and without Dragonfly blobs. If so, each later chain
-//!    read exactly the records a single pass would have read from its start, so its keys
-//!    were added as they would have been, and its other records (kept aside) are observed
-//!    now, in file order. If not, the split pass is thrown away and the file is analysed
-//!    the ordinary way: a wrong guess costs time, never a number.
+//!    next one's start, without damage, without reaching the end of the file, and without
+//!    Dragonfly blobs. If so, each later chain read exactly the records a single pass would
+//!    have read from its start, so its keys were added as they would have been but for the
+//!    stand-in database, which is now relabelled to the one the chain before ended in
+//!    ([`Aggregate::relabel_db`]), and its other records (kept aside) are observed now, in
+//!    file order. If not, the workers stop as soon as the chain that shows it ends, the
+//!    split pass is thrown away and the file is analysed the ordinary way: a wrong guess
+//!    costs time, never a number.
 //!
 //! Each chain checksums its own bytes as it frames them; the parts are joined with
 //! [`crc64_combine`]. Damage in the last chain is reported as a single pass would report
-//! it (every record before it was read in step); damage anywhere else, or a file in more
-//! than one database, takes the ordinary path.
+//! it (every record before it was read in step); damage anywhere else takes the ordinary
+//! path, and so does a file whose own `SELECTDB` names a stand-in database.
 
 use super::{
     add, lock, Batch, CrcAhead, Damage, FileResult, Framer, Job, Release, Released, BATCH,
@@ -309,8 +313,7 @@ fn chain_start(data: &[u8], at: u64, state: ParserState, budget: &mut u64) -> Op
 /// taken in file order); the first chain starts with `head`, its first batch.
 ///
 /// As soon as a chain ends out of step with the next (see [`in_step`]), the others stop:
-/// the file will be read again in one pass (a file whose keys change database part-way
-/// finds out when the chain holding the change ends, not after every chain).
+/// the file will be read again in one pass.
 fn run_chains<'a>(
     chains: &mut [Framer<'a, '_>],
     head: Batch<'a>,
