@@ -71,7 +71,14 @@ impl Progress for NoProgress {
 pub trait Release: Sync {
     /// Bytes `from..to` of the input will probably not be read soon.
     fn release(&self, from: u64, to: u64);
+
+    /// Bytes `from..to` of the input will be read soon (a mapped file can map them in one
+    /// call rather than a page fault at a time). Does nothing by default.
+    fn prefetch(&self, _from: u64, _to: u64) {}
 }
+
+/// How far ahead of the parse [`Release::prefetch`] is asked for.
+const PREFETCH: u64 = 4 << 20;
 
 /// Releases nothing (inputs held in ordinary memory).
 #[derive(Debug, Clone, Copy, Default)]
@@ -94,6 +101,8 @@ pub(crate) struct Released<'r> {
     done: AtomicU64,
     /// Bytes kept behind the parse.
     lag: u64,
+    /// Where the prefetched bytes end.
+    ahead: AtomicU64,
 }
 
 impl<'r> Released<'r> {
@@ -108,11 +117,19 @@ impl<'r> Released<'r> {
             release,
             done: AtomicU64::new(start),
             lag,
+            ahead: AtomicU64::new(start),
         }
     }
 
-    /// The parse reached `pos`: release what lies far enough behind it.
+    /// The parse reached `pos`: release what lies far enough behind it, and ask for what
+    /// lies ahead.
     pub(crate) fn parse_at(&self, pos: u64) {
+        let ahead = self.ahead.load(AtomicOrdering::Relaxed);
+        if pos + PREFETCH / 2 > ahead {
+            let to = pos + PREFETCH;
+            self.release.prefetch(ahead.max(pos), to);
+            self.ahead.store(to, AtomicOrdering::Relaxed);
+        }
         let upto = pos.saturating_sub(self.lag);
         let done = self.done.load(AtomicOrdering::Relaxed);
         if upto >= done + self.lag / 4 {

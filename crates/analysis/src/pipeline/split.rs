@@ -348,6 +348,7 @@ fn run_chains<'a>(
                             add(&mut agg, &scope, job.filter, k, &mut w);
                         }
                     }
+                    framer.released.parse_at(framer.recs.offset());
                     // Each key is added as soon as it is framed, while its bytes are still
                     // in the cache, instead of going through a batch.
                     let mut since = 0;
