@@ -198,9 +198,7 @@ fn split_pass_guesses_no_start_inside_a_run_of_zero_bytes() {
 
 /// Bytes of progress reported for `data` with `threads` threads, every file split.
 fn progress(data: &[u8], threads: usize) -> u64 {
-    use rdbscope_analysis::context::ModelChoice;
-    use rdbscope_analysis::filter::KeyFilter;
-    use rdbscope_analysis::pipeline::{analyze_slice, Job, NoRelease, Progress};
+    use rdbscope_analysis::pipeline::Progress;
     use std::sync::atomic::{AtomicU64, Ordering};
     struct Count(AtomicU64);
     impl Progress for Count {
@@ -209,20 +207,7 @@ fn progress(data: &[u8], threads: usize) -> u64 {
         }
     }
     let count = Count(AtomicU64::new(0));
-    let filter = KeyFilter::default();
-    let job = Job {
-        config: AggregateConfig::default(),
-        choice: ModelChoice::default(),
-        filter: &filter,
-        checksum: true,
-        progress: &count,
-        split_min: 0,
-    };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap();
-    pool.install(|| analyze_slice(data, 0, &job, &NoRelease));
+    common::analyze_with(data, threads, AggregateConfig::default(), 10, 0, &count);
     count.0.load(Ordering::Relaxed)
 }
 

@@ -3,7 +3,7 @@
 use rdbscope_analysis::aggregate::AggregateConfig;
 use rdbscope_analysis::context::ModelChoice;
 use rdbscope_analysis::filter::KeyFilter;
-use rdbscope_analysis::pipeline::{analyze_slice, Job, NoProgress, NoRelease};
+use rdbscope_analysis::pipeline::{analyze_slice, Job, NoProgress, NoRelease, Progress};
 use rdbscope_analysis::report::{build, NamedResult, Report, ReportOptions};
 
 /// One file analysed: the report and what the result says beside it.
@@ -29,13 +29,25 @@ pub fn analyze(
     rows: usize,
     split_min: u64,
 ) -> Analysed {
+    analyze_with(data, threads, config, rows, split_min, &NoProgress)
+}
+
+/// [`analyze`], telling `progress` how far it got.
+pub fn analyze_with(
+    data: &[u8],
+    threads: usize,
+    config: AggregateConfig,
+    rows: usize,
+    split_min: u64,
+    progress: &dyn Progress,
+) -> Analysed {
     let filter = KeyFilter::default();
     let job = Job {
         config,
         choice: ModelChoice::default(),
         filter: &filter,
         checksum: true,
-        progress: &NoProgress,
+        progress,
         split_min,
     };
     let pool = rayon::ThreadPoolBuilder::new()
