@@ -131,10 +131,8 @@ impl<'r> Released<'r> {
             self.ahead.store(to, AtomicOrdering::Relaxed);
         }
         let upto = pos.saturating_sub(self.lag);
-        let done = self.done.load(AtomicOrdering::Relaxed);
-        if upto >= done + self.lag / 4 {
-            self.done.store(upto, AtomicOrdering::Relaxed);
-            self.release.release(done, upto);
+        if upto >= self.done.load(AtomicOrdering::Relaxed) + self.lag / 4 {
+            self.release_to(upto);
         }
     }
 
@@ -398,16 +396,20 @@ impl<'a> Framer<'a, '_> {
                         match &mut self.others {
                             Some(kept) if kept.len() >= MAX_CHAIN_OTHERS => self.overflow = true,
                             Some(kept) => kept.push(other),
-                            None => {
-                                self.ctx.observe(&other);
-                                self.inventory.observe(&other);
-                                self.used.observe(&other);
-                            }
+                            None => self.observe(&other),
                         }
                     }
                 },
             }
         }
+    }
+
+    /// Takes a record other than a key into the file's context, inventory and
+    /// `used_memory` hints (in file order).
+    fn observe(&mut self, rec: &Record<'_>) {
+        self.ctx.observe(rec);
+        self.inventory.observe(rec);
+        self.used.observe(rec);
     }
 
     /// Reports the parse position to the progress sink and releases the pages behind it.
@@ -913,12 +915,8 @@ impl Workers {
         use rayon::prelude::*;
         keys.par_chunks(WINDOW_TASK).for_each(|chunk| {
             let i = rayon::current_thread_index().unwrap_or(0) % self.slots.len();
-            // A slot is only ever used by its own worker: the lock is uncontended. A
-            // poisoned one (a panic elsewhere) still holds consistent sums.
-            let mut slot = match self.slots[i].0.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
+            // A slot is only ever used by its own worker: the lock is uncontended.
+            let mut slot = lock(&self.slots[i].0);
             let (agg, w) = &mut *slot;
             for k in chunk {
                 add(agg, scope, filter, k, w);
@@ -929,10 +927,7 @@ impl Workers {
     /// Merges every slot into `agg`.
     fn into_aggregate(self, agg: &mut Aggregate) {
         for slot in self.slots {
-            let (a, _) = match slot.0.into_inner() {
-                Ok(s) => s,
-                Err(p) => p.into_inner(),
-            };
+            let (a, _) = slot.0.into_inner().unwrap_or_else(|p| p.into_inner());
             agg.merge(a);
         }
     }

@@ -40,15 +40,9 @@ impl rdbscope_analysis::pipeline::Release for Bytes {
         };
     }
 
-    fn prefetch(&self, from: u64, to: u64) {
-        self.populate(from, to);
-    }
-}
-
-impl Bytes {
     /// Maps bytes `from..to` in one call (`MADV_POPULATE_READ`) instead of a page fault at
     /// a time; whole pages, within the file.
-    fn populate(&self, from: u64, to: u64) {
+    fn prefetch(&self, from: u64, to: u64) {
         let m = &self.0;
         let page = 4096usize;
         let start = usize::try_from(from).unwrap_or(usize::MAX) / page * page;

@@ -194,26 +194,15 @@ fn split_pass(
             ..Framer::new(recs, job, file, rel)
         });
     }
-    let parts = run_chains(&mut chains, head, job, file, &starts);
+    let (mut aggregate, all_in_step) = run_chains(&mut chains, head, job, file, &starts);
     let chain_starts = std::iter::once(0).chain(starts.iter().copied());
     let reported: u64 = chains
         .iter()
         .zip(chain_starts)
         .map(|(c, start)| c.reported.saturating_sub(start))
         .sum();
-    let in_step_all = chains
-        .iter()
-        .enumerate()
-        .all(|(i, c)| in_step(c, starts.get(i).copied()));
-    if !in_step_all || chains.iter().any(|c| c.top_db >= STAND_IN_DBS) {
+    if !all_in_step || chains.iter().any(|c| c.top_db >= STAND_IN_DBS) {
         return Err(reported);
-    }
-    let mut parts = parts.into_iter();
-    let mut aggregate = parts
-        .next()
-        .unwrap_or_else(|| Aggregate::new(job.config, file));
-    for p in parts {
-        aggregate.merge(p);
     }
     // The database each later chain started in is the one the chain before it ended in:
     // a real one if that chain named one (or is the first), else the one it started in.
@@ -231,12 +220,16 @@ fn split_pass(
             return Err(reported);
         }
     }
-    let count = chains.len();
     let mut chains = chains.into_iter();
     let first = chains.next().ok_or(given_up)?;
-    let mut result = assemble(data, header, first, chains.collect(), &starts, aggregate);
-    result.chains = count;
-    Ok(result)
+    Ok(assemble(
+        data,
+        header,
+        first,
+        chains.collect(),
+        &starts,
+        aggregate,
+    ))
 }
 
 /// Chain starts after `from`, one near each of `cuts - 1` even cuts of the rest of `data`
@@ -310,17 +303,16 @@ fn chain_start(data: &[u8], at: u64, state: ParserState, budget: &mut u64) -> Op
 }
 
 /// Frames and adds every chain with the pool's threads (one aggregate per thread, chains
-/// taken in file order); the first chain starts with `head`, its first batch.
-///
-/// As soon as a chain ends out of step with the next (see [`in_step`]), the others stop:
-/// the file will be read again in one pass.
+/// taken in file order, merged at the end); the first chain starts with `head`, its first
+/// batch. Also returns whether every chain ended in step (see [`in_step`]): as soon as one
+/// does not, the others stop, as the file will be read again in one pass.
 fn run_chains<'a>(
     chains: &mut [Framer<'a, '_>],
     head: Batch<'a>,
     job: &Job<'_>,
     file: u32,
     starts: &[u64],
-) -> Vec<Aggregate> {
+) -> (Aggregate, bool) {
     let n = rayon::current_num_threads().max(1);
     let mut head = Some(head);
     let slots: Vec<Mutex<(&mut Framer<'a, '_>, Option<Batch<'a>>)>> = chains
@@ -378,7 +370,18 @@ fn run_chains<'a>(
             });
         }
     });
-    done.into_inner().unwrap_or_else(|p| p.into_inner())
+    let mut parts = done
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter();
+    let mut aggregate = parts
+        .next()
+        .unwrap_or_else(|| Aggregate::new(job.config, file));
+    for p in parts {
+        aggregate.merge(p);
+    }
+    // Every chain was taken and checked unless one was found out of step.
+    (aggregate, !given_up.into_inner())
 }
 
 /// Whether a chain that was to end at `next` (`None` for the last) ended there, in the
@@ -411,9 +414,7 @@ fn assemble(
     let (mut eof, mut error) = (None, None);
     for (i, mut c) in rest.into_iter().enumerate() {
         for rec in c.others.take().unwrap_or_default() {
-            head.ctx.observe(&rec);
-            head.inventory.observe(&rec);
-            head.used.observe(&rec);
+            head.observe(&rec);
         }
         let start = starts.get(i).copied().unwrap_or(0);
         if i + 1 == count {
@@ -455,6 +456,6 @@ fn assemble(
         context: head.ctx,
         model,
         damage,
-        chains: 1,
+        chains: count + 1,
     }
 }
