@@ -147,20 +147,71 @@ pub fn drive_slice_released<E>(
     release: &dyn crate::pipeline::Release,
     mut f: impl FnMut(&Record<'_>) -> Result<(), E>,
 ) -> Result<(), DriveError<E>> {
+    drive_slice_windows(data, opts, summary, release, |recs| {
+        recs.iter().try_for_each(&mut f)
+    })
+}
+
+/// Records [`drive_slice_windows`] hands over at a time, at most.
+const SLICE_WINDOW_RECORDS: usize = 4096;
+
+/// Bytes after which [`drive_slice_windows`] hands its records over (a record may end
+/// past them).
+const SLICE_WINDOW_BYTES: u64 = 1 << 20;
+
+/// [`drive_slice_released`], handing `f` runs of consecutive records (at most 4096 or
+/// about 1 MiB at a time, in order) so that they can be shared out among threads, as
+/// [`drive_reader_windows`] does for streams. Records expanded from Dragonfly containers
+/// come one at a time. Every record parsed before an error is handed over before the
+/// error is returned.
+///
+/// # Errors
+/// The first format error, or the callback's error.
+pub fn drive_slice_windows<E>(
+    data: &[u8],
+    opts: DriveOptions,
+    summary: &mut InputSummary,
+    release: &dyn crate::pipeline::Release,
+    mut f: impl FnMut(&[Record<'_>]) -> Result<(), E>,
+) -> Result<(), DriveError<E>> {
     let mut recs = Records::new(data).map_err(DriveError::Parse)?;
     summary.header = Some(recs.header());
     let mut nested = Nested::default();
     let released = crate::pipeline::Released::new(release);
     let mut crc = opts.checksum.then(|| crate::pipeline::CrcAhead::new(data));
+    let mut batch: Vec<Record<'_>> = Vec::new();
+    // Where the first record of `batch` starts: nothing from there on may be released
+    // before `f` has seen it.
+    let mut batch_from = recs.offset();
     loop {
         if let Some(c) = &mut crc {
             c.reach(recs.offset());
         }
+        if batch.is_empty() {
+            batch_from = recs.offset();
+        }
         let Some(rec) = recs.next() else { break };
-        let rec = rec.map_err(DriveError::Parse)?;
-        released.parse_at(recs.offset());
-        let mut state = recs.state();
-        if nested.expand(&rec, &mut state, &mut f)? {
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                f(&batch).map_err(DriveError::Callback)?;
+                return Err(DriveError::Parse(e));
+            }
+        };
+        released.parse_at(if batch.is_empty() {
+            recs.offset()
+        } else {
+            batch_from
+        });
+        if matches!(
+            rec,
+            Record::CompressedBlob { .. } | Record::TaggedChunk { .. }
+        ) {
+            f(&batch).map_err(DriveError::Callback)?;
+            batch.clear();
+            let mut state = recs.state();
+            let mut one = |r: &Record<'_>| f(std::slice::from_ref(r));
+            nested.expand(&rec, &mut state, &mut one)?;
             recs.set_state(state);
             continue;
         }
@@ -172,8 +223,13 @@ pub fn drive_slice_released<E>(
         {
             summary.set_eof(data, offset, end, stored_checksum, crc.take());
         }
-        f(&rec).map_err(DriveError::Callback)?;
+        batch.push(rec);
+        if batch.len() >= SLICE_WINDOW_RECORDS || recs.offset() - batch_from >= SLICE_WINDOW_BYTES {
+            f(&batch).map_err(DriveError::Callback)?;
+            batch.clear();
+        }
     }
+    f(&batch).map_err(DriveError::Callback)?;
     nested.finish()
 }
 

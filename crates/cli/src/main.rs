@@ -12,7 +12,7 @@ mod verify;
 
 use clap::{Parser, Subcommand};
 use rdbscope_analysis::source::{
-    drive_reader, drive_slice_released, DriveError, DriveOptions, InputSummary,
+    drive_reader_windows, drive_slice_windows, DriveError, DriveOptions, InputSummary,
 };
 use rdbscope_parser::{Header, Record, Records};
 use std::io::BufRead;
@@ -103,6 +103,21 @@ pub fn read_input(
     args: &InputArgs,
     mut f: impl FnMut(Option<&Header>, &Record<'_>) -> std::io::Result<()>,
 ) -> std::io::Result<Outcome> {
+    read_input_windows(input, args, |header, recs| {
+        recs.iter().try_for_each(|r| f(header, r))
+    })
+}
+
+/// [`read_input`], handing `f` runs of consecutive records at a time, in order (so that a
+/// run can be shared out among threads while it is held).
+///
+/// # Errors
+/// Only an error returned by `f` (e.g. a broken output pipe) or an I/O error.
+pub fn read_input_windows(
+    input: input::Input,
+    args: &InputArgs,
+    mut f: impl FnMut(Option<&Header>, &[Record<'_>]) -> std::io::Result<()>,
+) -> std::io::Result<Outcome> {
     let opts = DriveOptions {
         checksum: !args.no_checksum,
     };
@@ -116,7 +131,7 @@ pub fn read_input(
     let r = match input.source {
         input::Source::Whole(bytes) => {
             let header = Records::new(&bytes).ok().map(|r| r.header());
-            drive_slice_released(&bytes, opts, &mut summary, &bytes, |r| {
+            drive_slice_windows(&bytes, opts, &mut summary, &bytes, |r| {
                 f(header.as_ref(), r)
             })
         }
@@ -127,7 +142,7 @@ pub fn read_input(
                 .ok()
                 .and_then(|b| Records::new(b).ok())
                 .map(|r| r.header());
-            drive_reader(reader, opts, &mut summary, |r| f(header.as_ref(), r))
+            drive_reader_windows(reader, opts, &mut summary, |r| f(header.as_ref(), r))
         }
     };
     let damage = match r {
