@@ -1,14 +1,14 @@
 //! `rdbscope keys`: one line per key.
 
 use crate::escape::{escape_into, Escape};
-use crate::{input, read_input, Exit, InputArgs};
-use anyhow::Result;
+use crate::{input, read_input_windows, Exit, InputArgs};
+use anyhow::{Context, Result};
 use rdbscope_analysis::alloc::Allocator;
 use rdbscope_analysis::context::{FileContext, ModelChoice};
 use rdbscope_analysis::filter::KeyFilter;
 use rdbscope_analysis::model::{KeyEstimate, Model, ServerLine, Thresholds};
 use rdbscope_analysis::used_memory::LoadingServer;
-use rdbscope_parser::{DataType, Record, Scratch};
+use rdbscope_parser::{DataType, KeyRecord, Record, Scratch};
 use std::borrow::Cow;
 use std::io::{BufWriter, Write};
 
@@ -134,6 +134,10 @@ pub struct Args {
     filter: FilterArgs,
     #[command(flatten)]
     input: InputArgs,
+    /// Worker threads (default: all cores). The output is the same for any count, in the
+    /// order of the file.
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 /// Memory-model options shared by `keys` and `analyze`.
@@ -312,11 +316,28 @@ enum Sink<W: Write> {
 }
 
 impl<W: Write> Sink<W> {
+    /// A sink writing the header row of `format`, if it has one, then rows.
     fn new(format: Format, w: W) -> std::io::Result<Self> {
-        Ok(match format {
+        Self::with_header(format, w, true)
+    }
+
+    /// A sink of rows only, for a part of the output that another sink began.
+    fn rows_only(format: Format, w: W) -> Self {
+        match format {
             Format::Jsonl => Sink::Jsonl(w),
-            Format::Csv => {
-                let mut c = csv::Writer::from_writer(w);
+            Format::Csv => Sink::Csv(csv::Writer::from_writer(w)),
+            Format::RdbtoolsCsv => Sink::Rdbtools(csv::Writer::from_writer(w)),
+        }
+    }
+
+    fn with_header(format: Format, w: W, header: bool) -> std::io::Result<Self> {
+        let mut sink = Self::rows_only(format, w);
+        if !header {
+            return Ok(sink);
+        }
+        match &mut sink {
+            Sink::Jsonl(_) => {}
+            Sink::Csv(c) => {
                 c.write_record([
                     "db",
                     "key",
@@ -334,10 +355,8 @@ impl<W: Write> Sink<W> {
                     "idle_seconds",
                     "lfu_freq",
                 ])?;
-                Sink::Csv(c)
             }
-            Format::RdbtoolsCsv => {
-                let mut c = csv::Writer::from_writer(w);
+            Sink::Rdbtools(c) => {
                 c.write_record([
                     "database",
                     "type",
@@ -348,9 +367,17 @@ impl<W: Write> Sink<W> {
                     "len_largest_element",
                     "expiry",
                 ])?;
-                Sink::Rdbtools(c)
             }
-        })
+        }
+        Ok(sink)
+    }
+
+    /// The writer, with everything written so far in it.
+    fn into_inner(self) -> std::io::Result<W> {
+        match self {
+            Sink::Jsonl(w) => Ok(w),
+            Sink::Csv(c) | Sink::Rdbtools(c) => c.into_inner().map_err(|e| e.into_error()),
+        }
     }
 
     fn row(&mut self, r: &Row<'_>) -> std::io::Result<()> {
@@ -437,20 +464,113 @@ impl<W: Write> Sink<W> {
             }
         }
     }
+}
 
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Sink::Jsonl(w) => w.flush(),
-            Sink::Csv(c) | Sink::Rdbtools(c) => c.flush(),
-        }
+/// Keys of a run below which its rows are written on the calling thread.
+const PARALLEL_MIN_KEYS: usize = 256;
+
+/// Keys a worker writes the rows of at a time.
+const TASK_KEYS: usize = 256;
+
+/// Records taken at a time: the keys of a run are written by the workers together.
+const RUN_RECORDS: usize = 4096;
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A key and what the records before it decide about it.
+struct KeyJob<'r, 'a> {
+    k: &'r KeyRecord<'a>,
+    model: Option<Model>,
+    expired: Option<bool>,
+}
+
+/// What a worker reuses from key to key.
+#[derive(Default)]
+struct Work {
+    scratch: Scratch,
+    key_buf: Vec<u8>,
+    key_text: String,
+    /// The loading server of the last model, built once rather than per key.
+    server: Option<(Model, LoadingServer)>,
+}
+
+/// The settings every row is written with.
+struct Settings<'s> {
+    filter: &'s KeyFilter,
+    escape: crate::escape::Escape,
+}
+
+/// Writes the row of one key to `sink`, unless a filter drops it.
+fn write_key<W: Write>(
+    sink: &mut Sink<W>,
+    job: &KeyJob<'_, '_>,
+    set: &Settings<'_>,
+    w: &mut Work,
+) -> std::io::Result<()> {
+    let k = job.k;
+    let key_bytes = k
+        .key
+        .bytes(&mut w.key_buf)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let dt = k.value.data_type();
+    if !set
+        .filter
+        .keep_key(k.db, key_bytes, dt, k.expire_ms, job.expired == Some(true))
+    {
+        return Ok(());
     }
+    escape_into(key_bytes, set.escape, &mut w.key_text);
+    let (est, anomaly) = match job.model.map(|m| m.estimate(k, &mut w.scratch)) {
+        Some(Ok(e)) => (Some(e), None),
+        Some(Err(e)) => (None, Some(e.to_string())),
+        None => (None, None),
+    };
+    if !set.filter.keep_memory(est.map(|e| e.memory)) {
+        return Ok(());
+    }
+    let ty: Cow<'_, str> = match dt {
+        DataType::Module => k
+            .value
+            .module()
+            .map_or(Cow::Borrowed("module"), |m| Cow::Owned(m.id.name())),
+        t => Cow::Borrowed(t.as_str()),
+    };
+    let overhead = job.model.map(|m| {
+        let s = match &w.server {
+            Some((sm, s)) if *sm == m => s,
+            _ => &w.server.insert((m, LoadingServer::new(m))).1,
+        };
+        s.key_overhead(k.expire_ms.is_some())
+    });
+    sink.row(&Row {
+        db: k.db,
+        key: &w.key_text,
+        ty: &ty,
+        expire_at_ms: k.expire_ms,
+        expired: job.expired,
+        rdb_type: k.value.kind().name(),
+        offset: k.offset,
+        size: k.size,
+        est,
+        anomaly,
+        overhead,
+        idle: k.idle,
+        freq: k.freq,
+    })
 }
 
 /// Runs `keys`.
 ///
+/// Records come in runs of consecutive records; the rows of a run's keys are written by
+/// the pool's workers, each a slice of keys into a buffer of its own, and the buffers go
+/// out in order: the output is the same for any thread count.
+///
 /// # Errors
 /// Opening the input, a bad filter, or writing the output.
 pub fn run(args: &Args) -> Result<Exit> {
+    use rayon::prelude::*;
     let filter = match args.filter.build() {
         Ok(f) => f,
         Err(e) => {
@@ -465,74 +585,90 @@ pub fn run(args: &Args) -> Result<Exit> {
             return Ok(Exit::Usage);
         }
     };
-    let mut scratch = Scratch::new();
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if threads == 0 {
+        eprintln!("rdbscope: --threads must be at least 1");
+        return Ok(Exit::Usage);
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .context("cannot start worker threads")?;
     let inp = input::open(&args.file, args.input.no_mmap)?;
     let name = inp.name.clone();
     let stdout = std::io::stdout();
-    let mut sink = Sink::new(
-        args.format,
-        BufWriter::with_capacity(1 << 16, stdout.lock()),
-    )?;
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut sink = Sink::new(args.format, Vec::new())?;
+    let set = Settings {
+        filter: &filter,
+        escape: args.escape,
+    };
     let mut ctx: Option<FileContext> = None;
-    let mut key_buf = Vec::new();
-    let mut key_text = String::new();
-    // The loading server of the last model, built once rather than per key.
-    let mut server: Option<(Model, LoadingServer)> = None;
-    let outcome = read_input(inp, &args.input, |header, rec| {
+    let mut work = Work::default();
+    // One `Work` per pool thread, kept from run to run (its buffers and loading server
+    // are built once); each is only ever locked by its own thread.
+    let slots: Vec<std::sync::Mutex<Work>> = (0..threads).map(|_| Default::default()).collect();
+    let format = args.format;
+    // Output buffers of the workers' parts, handed back once written.
+    let spare: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::default();
+    let outcome = read_input_windows(inp, &args.input, |header, window| {
         let ctx = ctx.get_or_insert_with(|| FileContext::new(header));
-        ctx.observe(rec);
-        if let Record::Key(k) = rec {
-            let key_bytes = k
-                .key
-                .bytes(&mut key_buf)
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
-            let expired = ctx.expired(k.expire_ms);
-            let dt = k.value.data_type();
-            if !filter.keep_key(k.db, key_bytes, dt, k.expire_ms, expired == Some(true)) {
-                return Ok(());
+        // A stream's window can hold many records: they are taken a bounded run at a time.
+        for recs in window.chunks(RUN_RECORDS) {
+            // The records before a key decide its model and expiry: taken in order here.
+            let mut jobs = Vec::with_capacity(recs.len());
+            for rec in recs {
+                ctx.observe(rec);
+                if let Record::Key(k) = rec {
+                    jobs.push(KeyJob {
+                        k,
+                        model: ctx.model(&choice),
+                        expired: ctx.expired(k.expire_ms),
+                    });
+                }
             }
-            escape_into(key_bytes, args.escape, &mut key_text);
-            let model = ctx.model(&choice);
-            let (est, anomaly) = match model.map(|m| m.estimate(k, &mut scratch)) {
-                Some(Ok(e)) => (Some(e), None),
-                Some(Err(e)) => (None, Some(e.to_string())),
-                None => (None, None),
-            };
-            if !filter.keep_memory(est.map(|e| e.memory)) {
-                return Ok(());
+            let mut parts: Vec<std::io::Result<Vec<u8>>> = Vec::new();
+            if jobs.len() < PARALLEL_MIN_KEYS || threads < 2 {
+                for job in &jobs {
+                    write_key(&mut sink, job, &set, &mut work)?;
+                }
+            } else {
+                parts = pool.install(|| {
+                    jobs.par_chunks(TASK_KEYS)
+                        .map(|part| {
+                            let i = rayon::current_thread_index().unwrap_or(0) % slots.len();
+                            let mut w = lock(&slots[i]);
+                            let buf = lock(&spare).pop().unwrap_or_default();
+                            let mut s = Sink::rows_only(format, buf);
+                            for job in part {
+                                write_key(&mut s, job, &set, &mut w)?;
+                            }
+                            s.into_inner()
+                        })
+                        .collect()
+                });
             }
-            let ty: Cow<'_, str> = match dt {
-                DataType::Module => k
-                    .value
-                    .module()
-                    .map_or(Cow::Borrowed("module"), |m| Cow::Owned(m.id.name())),
-                t => Cow::Borrowed(t.as_str()),
-            };
-            sink.row(&Row {
-                db: k.db,
-                key: &key_text,
-                ty: &ty,
-                expire_at_ms: k.expire_ms,
-                expired,
-                rdb_type: k.value.kind().name(),
-                offset: k.offset,
-                size: k.size,
-                est,
-                anomaly,
-                overhead: model.map(|m| {
-                    let s = match &server {
-                        Some((sm, s)) if *sm == m => s,
-                        _ => &server.insert((m, LoadingServer::new(m))).1,
-                    };
-                    s.key_overhead(k.expire_ms.is_some())
-                }),
-                idle: k.idle,
-                freq: k.freq,
-            })?;
+            // What this run wrote, in order: the rows written here (and the header, at
+            // the start), then the workers' parts. Nothing is held from one run to the
+            // next.
+            let done = std::mem::replace(&mut sink, Sink::rows_only(format, Vec::new()));
+            let mut bytes = done.into_inner()?;
+            out.write_all(&bytes)?;
+            for part in parts {
+                let mut part = part?;
+                out.write_all(&part)?;
+                part.clear();
+                lock(&spare).push(part);
+            }
+            bytes.clear();
+            sink = Sink::rows_only(format, bytes);
         }
         Ok(())
     })?;
-    sink.flush()?;
+    out.write_all(&sink.into_inner()?)?;
+    out.flush()?;
     match outcome.damage {
         None => Ok(Exit::Ok),
         Some(d) => {

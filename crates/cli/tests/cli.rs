@@ -1007,6 +1007,73 @@ fn analyze_splits_a_big_mapped_file_without_changing_the_report() {
 }
 
 #[test]
+fn keys_output_is_the_same_for_any_thread_count() {
+    // Enough keys for many runs of records written by several workers, a key that CSV
+    // must quote, and keys in two databases.
+    use rdbscope_testwriter as w;
+    let mut rdb = w::RdbWriter::redis(11);
+    rdb.aux("redis-ver", "7.2.6");
+    rdb.aux("ctime", "1700000000");
+    rdb.select_db(0);
+    w::generate::mixed_keys(&mut rdb, 0..12_000);
+    rdb.key(
+        w::ty::STRING,
+        "a \"quoted\", key\nwith a newline",
+        &w::encode::string("v"),
+    );
+    rdb.select_db(3);
+    w::generate::mixed_keys(&mut rdb, 12_000..20_000);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.rdb");
+    std::fs::write(&path, rdb.finish()).unwrap();
+    let file = path.to_str().unwrap();
+    let run = |args: &[&str], stdin: bool| {
+        let mut cmd = rdbscope();
+        cmd.arg("keys").args(args);
+        if stdin {
+            cmd.arg("-").write_stdin(std::fs::read(&path).unwrap());
+        } else {
+            cmd.arg(file);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        out.stdout
+    };
+    for format in ["jsonl", "csv", "rdbtools-csv"] {
+        for filter in [&[][..], &["--type", "hash"][..]] {
+            let args = |threads: &'static str| {
+                [&["--format", format, "--threads", threads][..], filter].concat()
+            };
+            let one = run(&args("1"), false);
+            assert_eq!(
+                one,
+                run(&args("2"), false),
+                "{format} {filter:?}, 2 threads"
+            );
+            assert_eq!(
+                one,
+                run(&args("3"), false),
+                "{format} {filter:?}, 3 threads"
+            );
+            assert_eq!(one, run(&args("2"), true), "{format} {filter:?}, stdin");
+            if format == "jsonl" && filter.is_empty() {
+                // Every key once, in the order of the file.
+                let rows: Vec<Value> = String::from_utf8(one)
+                    .unwrap()
+                    .lines()
+                    .map(|l| serde_json::from_str(l).unwrap())
+                    .collect();
+                assert_eq!(rows.len(), 20_001);
+                assert!(rows
+                    .windows(2)
+                    .all(|p| u(&p[0]["offset"]) < u(&p[1]["offset"])));
+                assert_eq!(rows[12_000]["key"], "a \"quoted\", key\\x0awith a newline");
+            }
+        }
+    }
+}
+
+#[test]
 fn analyze_file_order_does_not_matter() {
     let a = analyze(&["--json", "-", "mixed.rdb", "lfu.rdb", "multidb.rdb"]).stdout;
     let b = analyze(&["--json", "-", "multidb.rdb", "mixed.rdb", "lfu.rdb"]).stdout;
