@@ -11,13 +11,61 @@
 //! for a partial report: the report is complete exactly when no damage and no checksum
 //! mismatch were found; damage lies inside the input and says how many bytes were left
 //! unread; the JSON is well-formed; and the streamed driver stops at the same offset and
-//! counts the same keys as the in-memory one.
+//! counts the same keys as the in-memory one. The record drivers `keys` and `verify` read
+//! through (runs of a mapped file's records, windows of a stream) must hand over the same
+//! keys, stop at the same offset and find the same checksum as each other.
 
 use rdbscope_analysis::aggregate::AggregateConfig;
 use rdbscope_analysis::context::ModelChoice;
 use rdbscope_analysis::filter::KeyFilter;
 use rdbscope_analysis::pipeline::{analyze_reader, analyze_slice, Job, NoProgress, NoRelease};
 use rdbscope_analysis::report::{build, NamedResult, ReportOptions};
+use rdbscope_analysis::source::{
+    drive_reader_windows, drive_slice_windows, DriveError, DriveOptions, InputSummary,
+};
+use rdbscope_parser::Record;
+
+/// What a record driver saw: the offset of every key, where it stopped on a format error,
+/// and the checksum it read and computed.
+type Walk = (Vec<u64>, Option<u64>, Option<(u64, u64)>);
+
+fn walk<E: std::fmt::Debug>(
+    drive: impl FnOnce(&mut InputSummary, &mut dyn FnMut(&[Record<'_>])) -> Result<(), DriveError<E>>,
+) -> Walk {
+    let mut keys = Vec::new();
+    let mut summary = InputSummary::default();
+    let r = drive(&mut summary, &mut |recs| {
+        for r in recs {
+            if let Record::Key(k) = r {
+                keys.push(k.offset);
+            }
+        }
+    });
+    let stop = match r {
+        Ok(()) => None,
+        Err(DriveError::Parse(e)) => Some(e.offset),
+        Err(e) => panic!("a driver over bytes in memory failed otherwise: {e:?}"),
+    };
+    (keys, stop, summary.checksum)
+}
+
+/// The runs of a mapped file's records and the windows of a stream agree.
+fn drivers_agree(data: &[u8]) {
+    let opts = DriveOptions { checksum: true };
+    let slice = walk(|s, f| {
+        drive_slice_windows(data, opts, s, &NoRelease, |recs| {
+            f(recs);
+            Ok::<(), ()>(())
+        })
+    });
+    let stream = walk(|s, f| {
+        drive_reader_windows(data, opts, s, |recs| {
+            f(recs);
+            Ok::<(), ()>(())
+        })
+    });
+    assert_eq!(slice, stream, "slice runs and stream windows disagree");
+}
 
 /// Runs the pipeline over `data` as one file and checks the report.
 pub fn analyze(data: &[u8]) {
@@ -37,6 +85,7 @@ pub fn analyze(data: &[u8]) {
         split_min: 0,
     };
     let len = data.len() as u64;
+    drivers_agree(data);
     let result = analyze_slice(data, 0, &job, &NoRelease);
     let streamed = analyze_reader(data, 0, &job);
 
