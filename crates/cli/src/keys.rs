@@ -673,10 +673,16 @@ pub fn run(args: &Args) -> Result<Exit> {
                     });
                 }
             }
-            let mut parts: Vec<std::io::Result<Vec<u8>>> = Vec::new();
+            // Each part: its rows, and the error that stopped it (the rows before a key
+            // that cannot be written are still written, as one thread writes them).
+            let mut parts: Vec<(Vec<u8>, Option<std::io::Error>)> = Vec::new();
+            let mut failed = None;
             if jobs.len() < PARALLEL_MIN_KEYS || threads < 2 {
                 for job in &jobs {
-                    write_key(&mut sink, job, &set, &mut work)?;
+                    if let Err(e) = write_key(&mut sink, job, &set, &mut work) {
+                        failed = Some(e);
+                        break;
+                    }
                 }
             } else {
                 parts = pool.install(|| {
@@ -686,25 +692,33 @@ pub fn run(args: &Args) -> Result<Exit> {
                             let mut w = lock(&slots[i]);
                             let buf = lock(&spare).pop().unwrap_or_default();
                             let mut s = Sink::rows_only(format, buf);
-                            for job in part {
-                                write_key(&mut s, job, &set, &mut w)?;
-                            }
-                            s.into_inner()
+                            let failed = part
+                                .iter()
+                                .try_for_each(|job| write_key(&mut s, job, &set, &mut w))
+                                .err();
+                            let rows = s.into_inner().unwrap_or_default();
+                            (rows, failed)
                         })
                         .collect()
                 });
             }
             // What this run wrote, in order: the rows written here (and the header, at
-            // the start), then the workers' parts. Nothing is held from one run to the
-            // next.
+            // the start), then the workers' parts up to the first that failed. Nothing is
+            // held from one run to the next.
             let done = std::mem::replace(&mut sink, Sink::rows_only(format, Vec::new()));
             let mut bytes = done.into_inner()?;
             out.write_all(&bytes)?;
-            for part in parts {
-                let mut part = part?;
+            for (mut part, err) in parts {
                 out.write_all(&part)?;
                 part.clear();
                 lock(&spare).push(part);
+                if let Some(e) = err {
+                    failed = Some(e);
+                    break;
+                }
+            }
+            if let Some(e) = failed {
+                return Err(e);
             }
             bytes.clear();
             sink = Sink::rows_only(format, bytes);

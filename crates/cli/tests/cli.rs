@@ -1074,6 +1074,44 @@ fn keys_output_is_the_same_for_any_thread_count() {
 }
 
 #[test]
+fn keys_writes_every_row_before_a_key_it_cannot_write() {
+    // A key whose name is a corrupt LZF string, after 1000 good keys: every thread count
+    // prints the 1000 rows before it (and the CSV header), then fails.
+    use rdbscope_testwriter as w;
+    let mut rdb = w::RdbWriter::redis(11);
+    rdb.aux("redis-ver", "7.2.6");
+    rdb.select_db(0);
+    w::generate::mixed_keys(&mut rdb, 0..1000);
+    let bad = w::lzf::LzfOps::new().backref(3, 5).build();
+    rdb.key_encoded(
+        w::ty::STRING,
+        &w::encode::string_lzf_raw(&bad, 3),
+        &w::encode::string("v"),
+    );
+    w::generate::mixed_keys(&mut rdb, 1000..3000);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("badname.rdb");
+    std::fs::write(&path, rdb.finish()).unwrap();
+    for threads in ["1", "2", "3"] {
+        for stdin in [false, true] {
+            let mut cmd = rdbscope();
+            cmd.args(["keys", "--format", "csv", "--threads", threads]);
+            if stdin {
+                cmd.arg("-").write_stdin(std::fs::read(&path).unwrap());
+            } else {
+                cmd.arg(&path);
+            }
+            let out = cmd.output().unwrap();
+            let what = format!("{threads} threads, stdin {stdin}");
+            assert_eq!(out.status.code(), Some(1), "{what}");
+            let text = String::from_utf8(out.stdout).unwrap();
+            assert_eq!(text.lines().count(), 1 + 1000, "{what}");
+            assert!(text.starts_with("db,key,"), "{what}");
+        }
+    }
+}
+
+#[test]
 fn analyze_file_order_does_not_matter() {
     let a = analyze(&["--json", "-", "mixed.rdb", "lfu.rdb", "multidb.rdb"]).stdout;
     let b = analyze(&["--json", "-", "multidb.rdb", "mixed.rdb", "lfu.rdb"]).stdout;
