@@ -155,6 +155,10 @@ pub fn drive_slice_released<E>(
 /// Records [`drive_slice_windows`] hands over at a time, at most.
 const SLICE_WINDOW_RECORDS: usize = 4096;
 
+/// Records of a stream's window [`drive_reader_windows`] hands over at a time, at most: a
+/// window of tiny records holds many (a 1 MiB window of 5-byte keys, 200,000).
+const STREAM_RUN_RECORDS: usize = 16384;
+
 /// Bytes after which [`drive_slice_windows`] hands its records over (a record may end
 /// past them).
 const SLICE_WINDOW_BYTES: u64 = 1 << 20;
@@ -198,11 +202,9 @@ pub fn drive_slice_windows<E>(
                 return Err(DriveError::Parse(e));
             }
         };
-        released.parse_at(if batch.is_empty() {
-            recs.offset()
-        } else {
-            batch_from
-        });
+        // Not the parse's position: the release must stay behind the first record `f`
+        // has not seen yet, even one longer than the lag.
+        released.parse_at(batch_from);
         if matches!(
             rec,
             Record::CompressedBlob { .. } | Record::TaggedChunk { .. }
@@ -355,6 +357,9 @@ const CHUNK: usize = 1 << 20;
 struct Buffer {
     bytes: Vec<u8>,
     filled: usize,
+    /// A read error that came after some bytes of the same fill: those bytes are framed
+    /// first, and the error is returned by the next fill.
+    failed: Option<std::io::Error>,
 }
 
 impl Buffer {
@@ -379,6 +384,10 @@ impl Buffer {
         want: usize,
         exhausted: &mut bool,
     ) -> std::io::Result<()> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        let before = self.filled;
         while self.filled < want && !*exhausted {
             if self.filled == self.bytes.len() {
                 let grown = self.bytes.len().saturating_mul(2).max(self.filled + CHUNK);
@@ -392,6 +401,10 @@ impl Buffer {
                 Ok(0) => *exhausted = true,
                 Ok(n) => self.filled += n.min(space.len()),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if self.filled > before => {
+                    self.failed = Some(e);
+                    break;
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -503,6 +516,10 @@ pub fn drive_reader_windows<R: Read, E>(
                         recs.set_state(state);
                     } else {
                         batch.push(rec);
+                        if batch.len() >= STREAM_RUN_RECORDS {
+                            f(&batch).map_err(DriveError::Callback)?;
+                            batch.clear();
+                        }
                     }
                     consumed = (after - base) as usize;
                 }
@@ -575,7 +592,9 @@ pub fn drive_reader_windows<R: Read, E>(
                 .max(buf.data().len() + CHUNK)
                 .max(exact);
         } else {
-            want = want.max(CHUNK);
+            // Back to the ordinary window once a big record has been taken: a window holds
+            // one `Record` per record in it until it is handed over.
+            want = CHUNK;
         }
         let target = want.max(buf.data().len() + 1);
         buf.fill(&mut r, target, &mut exhausted)
@@ -627,7 +646,7 @@ mod tests {
             if let Record::Key(k) = r {
                 keys += 1;
                 if let Some(&(_, to)) = log.calls().last() {
-                    assert!(to + crate::pipeline::RELEASE_LAG <= k.offset + k.size);
+                    assert!(to + crate::pipeline::RELEASE_LAG <= k.offset);
                 }
             }
             Ok(())
@@ -646,6 +665,96 @@ mod tests {
         for w in calls.windows(2) {
             assert_eq!(w[0].1, w[1].0, "releases move forward: {calls:?}");
         }
+    }
+
+    /// A dump of one string of `big` bytes, then `small` short string keys.
+    fn big_then_small(big: usize, small: u32) -> Vec<u8> {
+        let mut data = b"REDIS0011\xfe\x00".to_vec();
+        data.extend_from_slice(&[0, 3, b'b', b'i', b'g', 0x80]);
+        data.extend_from_slice(&(big as u32).to_be_bytes());
+        data.extend(std::iter::repeat_n(b'x', big));
+        for i in 0..small {
+            let key = format!("k{i}");
+            data.extend_from_slice(&[0, key.len() as u8]);
+            data.extend_from_slice(key.as_bytes());
+            data.extend_from_slice(&[1, b'v']);
+        }
+        data.push(0xff);
+        let crc = rdbscope_parser::checksum::crc64(&data);
+        data.extend_from_slice(&crc.to_le_bytes());
+        data
+    }
+
+    #[test]
+    fn stream_windows_hand_over_bounded_runs_after_a_big_record() {
+        // After a 3 MiB record the window goes back to 1 MiB, and a window of tiny records
+        // is handed over a bounded run at a time, not all at once.
+        let data = big_then_small(3 << 20, 100_000);
+        for reader in [true, false] {
+            let mut s = InputSummary::default();
+            let (mut keys, mut longest) = (0usize, 0usize);
+            let cb = |recs: &[Record<'_>]| -> Result<(), ()> {
+                longest = longest.max(recs.len());
+                keys += recs.iter().filter(|r| matches!(r, Record::Key(_))).count();
+                Ok(())
+            };
+            if reader {
+                drive_reader_windows(&data[..], DriveOptions::default(), &mut s, cb).unwrap();
+            } else {
+                let none = crate::pipeline::NoRelease;
+                drive_slice_windows(&data, DriveOptions::default(), &mut s, &none, cb).unwrap();
+            }
+            assert_eq!(keys, 100_001, "reader {reader}");
+            let bound = if reader {
+                STREAM_RUN_RECORDS
+            } else {
+                SLICE_WINDOW_RECORDS
+            };
+            assert!(longest <= bound, "reader {reader}: {longest} at once");
+            assert!(s.checksum_mismatch().is_none());
+        }
+    }
+
+    /// Hands out the first `cut` bytes in one read, then fails.
+    struct FailsAfter<'a>(&'a [u8], usize);
+
+    impl Read for FailsAfter<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            if self.1 == 0 {
+                return Err(std::io::Error::other("disk on fire"));
+            }
+            let n = self.1.min(out.len()).min(self.0.len());
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            self.1 -= n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn records_read_before_a_read_error_are_handed_over() {
+        // 200 KiB arrive, then the read fails within the same fill: the keys wholly in
+        // those bytes come first, then the error.
+        let data = big_then_small(10, 100_000);
+        let cut = 200 << 10;
+        let mut s = InputSummary::default();
+        let mut last_end = 0;
+        let cb = |recs: &[Record<'_>]| -> Result<(), ()> {
+            for r in recs {
+                if let Record::Key(k) = r {
+                    last_end = k.offset + k.size;
+                }
+            }
+            Ok(())
+        };
+        let r = drive_reader_windows(FailsAfter(&data, cut), DriveOptions::default(), &mut s, cb);
+        assert!(matches!(r, Err(DriveError::Io(_))), "{r:?}");
+        // Every key that ended within the bytes that arrived (the last is at most one
+        // small record short of the cut).
+        assert!(
+            last_end <= cut as u64 && last_end + 16 > cut as u64,
+            "last key ends at {last_end}"
+        );
     }
 
     #[test]
