@@ -26,8 +26,8 @@ use rdbscope_analysis::source::{
 use rdbscope_parser::Record;
 
 /// What a record driver saw: the offset of every key, where it stopped on a format error,
-/// and the checksum it read and computed.
-type Walk = (Vec<u64>, Option<u64>, Option<(u64, u64)>);
+/// and what it learned (header, checksum, where the RDB part ends, trailing bytes).
+type Walk = (Vec<u64>, Option<u64>, InputSummary);
 
 fn walk<E: std::fmt::Debug>(
     drive: impl FnOnce(&mut InputSummary, &mut dyn FnMut(&[Record<'_>])) -> Result<(), DriveError<E>>,
@@ -46,7 +46,7 @@ fn walk<E: std::fmt::Debug>(
         Err(DriveError::Parse(e)) => Some(e.offset),
         Err(e) => panic!("a driver over bytes in memory failed otherwise: {e:?}"),
     };
-    (keys, stop, summary.checksum)
+    (keys, stop, summary)
 }
 
 /// The runs of a mapped file's records and the windows of a stream agree.
