@@ -467,7 +467,6 @@ pub fn drive_reader_windows<R: Read, E>(
         // records would pay each time).
         let mut crc_from = 0usize;
         loop {
-            let before = recs.offset();
             match recs.next() {
                 None => {
                     finished = true;
@@ -475,24 +474,18 @@ pub fn drive_reader_windows<R: Read, E>(
                 }
                 Some(Ok(rec)) => {
                     let after = recs.offset();
-                    let bytes = window
-                        .get((before - base) as usize..(after - base) as usize)
-                        .unwrap_or(&[]);
                     if let Record::Eof {
                         stored_checksum,
                         end,
                         ..
                     } = rec
                     {
-                        // The CRC covers everything up to and including the EOF opcode.
-                        let eof_len = bytes.len().saturating_sub(if stored_checksum.is_some() {
-                            8
-                        } else {
-                            0
-                        });
+                        // The CRC covers everything up to and including the EOF opcode,
+                        // not the 8-byte trailer that holds it.
+                        let trailer = if stored_checksum.is_some() { 8 } else { 0 };
                         if opts.checksum {
-                            let at = (before - base) as usize;
-                            crc.update(window.get(crc_from..at + eof_len).unwrap_or(&[]));
+                            let to = ((after - base) as usize).saturating_sub(trailer);
+                            crc.update(window.get(crc_from..to).unwrap_or(&[]));
                         }
                         crc_from = (after - base) as usize;
                         summary.rdb_bytes = end;

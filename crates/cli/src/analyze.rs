@@ -170,16 +170,9 @@ pub fn run(args: &Args) -> Result<Exit> {
     if args.files.iter().filter(|f| f.as_str() == "-").count() > 1 {
         return usage("standard input (-) can be given once");
     }
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if threads == 0 {
+    let Some(pool) = crate::worker_pool(args.threads)? else {
         return usage("--threads must be at least 1");
-    }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .context("cannot start worker threads")?;
+    };
 
     let mut inputs = Vec::new();
     for f in &args.files {

@@ -2,7 +2,7 @@
 
 use crate::escape::{escape_into, Escape};
 use crate::{input, read_input_windows, Exit, InputArgs};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use rdbscope_analysis::alloc::Allocator;
 use rdbscope_analysis::context::{FileContext, ModelChoice};
 use rdbscope_analysis::filter::KeyFilter;
@@ -320,9 +320,13 @@ impl<'c, W: Write> Fields<'c, W> {
         self.out.write_all(b"\"")
     }
 
+    /// A number: digits and a sign never need quoting.
     fn num(&mut self, v: impl itoa::Integer) -> std::io::Result<()> {
-        let mut b = itoa::Buffer::new();
-        self.field(b.format(v).as_bytes())
+        if !self.first {
+            self.out.write_all(b",")?;
+        }
+        self.first = false;
+        self.out.write_all(itoa::Buffer::new().format(v).as_bytes())
     }
 
     /// A number, or an empty cell when absent.
@@ -354,11 +358,6 @@ enum Sink<W: Write> {
 }
 
 impl<W: Write> Sink<W> {
-    /// A sink writing the header row of `format`, if it has one, then rows.
-    fn new(format: Format, w: W) -> std::io::Result<Self> {
-        Self::with_header(format, w, true)
-    }
-
     /// A sink of rows only, for a part of the output that another sink began.
     fn rows_only(format: Format, w: W) -> Self {
         match format {
@@ -368,11 +367,9 @@ impl<W: Write> Sink<W> {
         }
     }
 
-    fn with_header(format: Format, w: W, header: bool) -> std::io::Result<Self> {
+    /// A sink writing the header row of `format`, if it has one, then rows.
+    fn new(format: Format, w: W) -> std::io::Result<Self> {
         let mut sink = Self::rows_only(format, w);
-        if !header {
-            return Ok(sink);
-        }
         match &mut sink {
             Sink::Jsonl(_) => {}
             Sink::Csv(c) => {
@@ -417,10 +414,9 @@ impl<W: Write> Sink<W> {
     }
 
     /// The writer, with everything written so far in it.
-    fn into_inner(self) -> std::io::Result<W> {
+    fn into_inner(self) -> W {
         match self {
-            Sink::Jsonl(w) => Ok(w),
-            Sink::Csv(c) | Sink::Rdbtools(c) => Ok(c),
+            Sink::Jsonl(w) | Sink::Csv(w) | Sink::Rdbtools(w) => w,
         }
     }
 
@@ -629,17 +625,11 @@ pub fn run(args: &Args) -> Result<Exit> {
             return Ok(Exit::Usage);
         }
     };
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if threads == 0 {
+    let Some(pool) = crate::worker_pool(args.threads)? else {
         eprintln!("rdbscope: --threads must be at least 1");
         return Ok(Exit::Usage);
-    }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .context("cannot start worker threads")?;
+    };
+    let threads = pool.current_num_threads();
     let inp = input::open(&args.file, args.input.no_mmap)?;
     let name = inp.name.clone();
     let stdout = std::io::stdout();
@@ -696,8 +686,7 @@ pub fn run(args: &Args) -> Result<Exit> {
                                 .iter()
                                 .try_for_each(|job| write_key(&mut s, job, &set, &mut w))
                                 .err();
-                            let rows = s.into_inner().unwrap_or_default();
-                            (rows, failed)
+                            (s.into_inner(), failed)
                         })
                         .collect()
                 });
@@ -706,7 +695,7 @@ pub fn run(args: &Args) -> Result<Exit> {
             // the start), then the workers' parts up to the first that failed. Nothing is
             // held from one run to the next.
             let done = std::mem::replace(&mut sink, Sink::rows_only(format, Vec::new()));
-            let mut bytes = done.into_inner()?;
+            let mut bytes = done.into_inner();
             out.write_all(&bytes)?;
             for (mut part, err) in parts {
                 out.write_all(&part)?;
@@ -725,7 +714,7 @@ pub fn run(args: &Args) -> Result<Exit> {
         }
         Ok(())
     })?;
-    out.write_all(&sink.into_inner()?)?;
+    out.write_all(&sink.into_inner())?;
     out.flush()?;
     match outcome.damage {
         None => Ok(Exit::Ok),

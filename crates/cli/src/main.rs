@@ -94,6 +94,23 @@ impl std::fmt::Display for Damage {
     }
 }
 
+/// The worker pool of `--threads N` (default: all cores); `None` for 0, a usage error.
+///
+/// # Errors
+/// The threads cannot be started.
+pub fn worker_pool(threads: Option<usize>) -> anyhow::Result<Option<rayon::ThreadPool>> {
+    use anyhow::Context;
+    let n = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if n == 0 {
+        return Ok(None);
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build()
+        .map(Some)
+        .context("cannot start worker threads")
+}
+
 /// Reads every record of an input, feeding `f`; reading errors become `damage`.
 ///
 /// # Errors
