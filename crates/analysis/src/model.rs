@@ -759,7 +759,8 @@ impl Ziplist {
     }
 }
 
-/// A score as `zzlInsertAt` writes it (`d2string`: integers plainly, else `%.17g`).
+/// A score as Redis 6.2's `zzlInsertAt` writes it into a ziplist (`d2string`: integers
+/// plainly, else `%.17g`).
 fn score_text(score: f64) -> String {
     if score.is_finite() && score == score.trunc() && score.abs() < 1e17 {
         (score as i64).to_string()
@@ -776,9 +777,15 @@ fn score_text(score: f64) -> String {
     }
 }
 
-/// `d2string`-like rendering of a zset score as stored in a listpack (`zzlInsertAt`).
-fn lp_score_size(score: f64) -> u64 {
-    if score.is_finite() && score == score.trunc() && score.abs() < 1e17 {
+/// Size of a zset score's listpack entry as `zzlInsertAt` writes it (Redis 7.0 on, every
+/// Valkey): an integer entry when `double2ll` takes the score (integral and within
+/// ±2^62), else the text of `d2string`: `nan`, `inf`, `-inf`, `%.17g` on Redis 7.0, and
+/// from Redis 7.2 (and Valkey 7.2) on `fpconv_dtoa`, the shortest text that reads back as
+/// the same double ([`shortest_len`]).
+fn lp_score_size(score: f64, shortest: bool) -> u64 {
+    // `double2ll`: (double)(LLONG_MAX / 2) is 2^62.
+    const LIMIT: f64 = 4_611_686_018_427_387_904.0;
+    if (-LIMIT..=LIMIT).contains(&score) && score == score.trunc() {
         return lp_int_size(score as i64);
     }
     let len = if score.is_nan() {
@@ -789,12 +796,91 @@ fn lp_score_size(score: f64) -> u64 {
         } else {
             4
         }
+    } else if shortest {
+        match shortest_len(score) {
+            // Plain digits (an integral score past 2^62): `lpAppend` stores the text as
+            // an integer when it is one.
+            ShortestText::Integer(v) => return lp_int_size(v),
+            ShortestText::Text(len) => len,
+        }
     } else {
         g17_len(score)
     };
-    // Never an integer (non-integral, or in exponent form): a string entry.
-    let enc = if len < 64 { 1 + len } else { 2 + len };
-    enc + lp_backlen(enc)
+    lp_str_size(len)
+}
+
+/// What `fpconv_dtoa` writes for a double ([`shortest_len`]).
+#[derive(Debug, PartialEq, Eq)]
+enum ShortestText {
+    /// Plain integer digits within i64 (`lpAppend` stores these as an integer).
+    Integer(i64),
+    /// Text of this many bytes.
+    Text(u64),
+}
+
+/// The length of `fpconv_dtoa` (Redis 7.2+, Valkey) of a finite non-zero double: the
+/// shortest digits that read back as the same double, laid out as its `emit_digits` does
+/// (`digits` × 10^`k`, `exp` the decimal exponent of the first digit):
+///
+/// - `k >= 0` and `exp < ndigits + 7`: the digits and `k` zeros;
+/// - `k < 0` and (`k > -7` or `exp < 4`): a decimal point inside the digits, or `0.` and
+///   leading zeros before them;
+/// - otherwise `d[.ddd]e±x`, the exponent without leading zeros.
+///
+/// `fpconv_dtoa` finds the digits with Grisu2, which gives the shortest digits for nearly
+/// every double; Rust's formatter gives them for all, so a rare double may differ.
+fn shortest_len(v: f64) -> ShortestText {
+    use std::fmt::Write;
+    let mut t = StackText {
+        buf: [0; 64],
+        len: 0,
+    };
+    if write!(t, "{:e}", v.abs()).is_err() {
+        return ShortestText::Text(format_g17(v).len() as u64);
+    }
+    let text = &t.buf[..t.len];
+    let (mantissa, exponent) = match text.iter().position(|&b| b == b'e') {
+        Some(at) => (&text[..at], &text[at + 1..]),
+        None => (text, &b"0"[..]),
+    };
+    let digits = || mantissa.iter().filter(|b| b.is_ascii_digit());
+    let ndigits = digits().count() as i64;
+    let e: i64 = std::str::from_utf8(exponent)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let k = e - (ndigits - 1);
+    let exp = e.abs();
+    let sign = u64::from(v < 0.0);
+    if k >= 0 && exp < ndigits + 7 {
+        let value = digits()
+            .try_fold(0i128, |acc, &d| {
+                acc.checked_mul(10)?.checked_add(i128::from(d - b'0'))
+            })
+            .and_then(|m| m.checked_mul(10i128.checked_pow(u32::try_from(k).ok()?)?));
+        if let Some(int) = value.and_then(|m| i64::try_from(if v < 0.0 { -m } else { m }).ok()) {
+            return ShortestText::Integer(int);
+        }
+        return ShortestText::Text(sign + (ndigits + k) as u64);
+    }
+    if k < 0 && (k > -7 || exp < 4) {
+        let offset = ndigits + k;
+        let len = if offset <= 0 {
+            ndigits + 2 - offset
+        } else {
+            ndigits + 1
+        };
+        return ShortestText::Text(sign + len as u64);
+    }
+    let mantissa = if ndigits > 1 { ndigits + 1 } else { 1 };
+    let exp_digits = if exp > 99 {
+        3
+    } else if exp > 9 {
+        2
+    } else {
+        1
+    };
+    ShortestText::Text(sign + (mantissa + 2 + exp_digits) as u64)
 }
 
 /// A formatting buffer on the stack (`%.17g` of a double is at most 24 bytes; fixed
@@ -1888,13 +1974,14 @@ impl Model {
                     // doubles is the costly part of a big sorted set).
                     let (mut lp, mut zl) = (7u64, Ziplist::default());
                     let redis62 = self.line == ServerLine::Redis62;
+                    let shortest = !matches!(self.line, ServerLine::Redis62 | ServerLine::Redis70);
                     k.value.for_each_element(scratch, |e| {
                         if let Element::Scored(s, score) = e {
                             if redis62 {
                                 zl.push(s);
                                 zl.push(Scalar::Bytes(score_text(score).as_bytes()));
                             } else {
-                                lp += lp_entry_size(s) + lp_score_size(score);
+                                lp += lp_entry_size(s) + lp_score_size(score, shortest);
                             }
                         }
                     })?;
@@ -2515,6 +2602,62 @@ mod tests {
         assert_eq!(format_g17(2.5e-3), "0.0025000000000000001");
         assert_eq!(format_g17(1e300), "1.0000000000000001e+300");
         assert_eq!(format_g17(-1.5), "-1.5");
+    }
+
+    #[test]
+    fn shortest_len_lays_out_digits_as_fpconv_dtoa() {
+        // The text `fpconv_dtoa` writes, worked out by hand from its layout rules.
+        let text = |v: f64, s: &str| (v, ShortestText::Text(s.len() as u64));
+        let cases = [
+            text(0.1, "0.1"),
+            text(-0.1, "-0.1"),
+            text(1.5, "1.5"),
+            text(123456.789, "123456.789"),
+            text(0.001, "0.001"),
+            text(0.000001, "0.000001"),
+            text(1e-7, "1e-7"),
+            text(1.25e-7, "1.25e-7"),
+            text(-2.5e-10, "-2.5e-10"),
+            text(1234.5678901, "1234.5678901"),
+            text(12345.678901, "12345.678901"),
+            text(1e300, "1e+300"),
+            text(f64::MAX, "1.7976931348623157e+308"),
+            text(5e-324, "5e-324"),
+            text(1e22, "1e+22"),
+            text(-9.5e18, "-9.5e+18"),
+            // 2^63: plain digits, but past i64.
+            text(9_223_372_036_854_775_808.0, "9223372036854776000"),
+            (
+                6_917_529_027_641_081_856.0,
+                ShortestText::Integer(6_917_529_027_641_082_000),
+            ),
+        ];
+        for (v, want) in cases {
+            assert_eq!(shortest_len(v), want, "{v:e}");
+        }
+    }
+
+    #[test]
+    fn lp_score_size_follows_double2ll_and_the_line_s_text() {
+        // Integral within ±2^62: an integer entry on every line from 7.0.
+        for shortest in [false, true] {
+            assert_eq!(lp_score_size(3.0, shortest), lp_int_size(3));
+            assert_eq!(lp_score_size(-0.0, shortest), lp_int_size(0));
+            assert_eq!(
+                lp_score_size(1e17, shortest),
+                lp_int_size(100_000_000_000_000_000)
+            );
+            let top = 4_611_686_018_427_387_904.0;
+            assert_eq!(lp_score_size(top, shortest), lp_int_size(1 << 62));
+            assert_eq!(lp_score_size(-top, shortest), lp_int_size(-(1 << 62)));
+            assert_eq!(lp_score_size(f64::INFINITY, shortest), lp_str_size(3));
+            assert_eq!(lp_score_size(f64::NEG_INFINITY, shortest), lp_str_size(4));
+        }
+        // 7.0: `%.17g`; 7.2 on: the shortest text.
+        assert_eq!(lp_score_size(0.1, false), lp_str_size(19));
+        assert_eq!(lp_score_size(0.1, true), lp_str_size(3));
+        assert_eq!(lp_score_size(1e19, false), lp_str_size(5));
+        assert_eq!(lp_score_size(1e19, true), lp_str_size(5));
     }
 
     #[test]

@@ -2,6 +2,9 @@
 //! per folder and per (type, encoding), the share of keys predicted exactly, the median and
 //! p99 relative error, and encoding agreement. Only folders whose server line the model
 //! implements are judged.
+//!
+//! `RDBSCOPE_ACCURACY_MISSES=1 cargo test -p rdbscope-analysis --test accuracy -- --nocapture`
+//! also lists every key whose prediction is not exact (truth file, key, offset, both sizes).
 
 use rdbscope_analysis::alloc::Allocator;
 use rdbscope_analysis::model::{Model, ServerLine, Thresholds};
@@ -100,6 +103,18 @@ fn judge(dump: &[u8], truth: &Path, model: &Model) -> BTreeMap<String, Stat> {
             && t["len"].as_u64().unwrap_or(0) > 7
         {
             te.push_str(" >7 (seed)");
+        }
+        if std::env::var_os("RDBSCOPE_ACCURACY_MISSES").is_some() && est.memory != truth_mem {
+            eprintln!(
+                "miss {} {te} len {} key {} offset {}: predicted {} true {} ({:+})",
+                truth.display(),
+                t["len"],
+                t["key_hex"].as_str().unwrap_or(""),
+                k.offset,
+                est.memory,
+                truth_mem,
+                est.memory as i64 - truth_mem as i64
+            );
         }
         let s = out.entry(te).or_default();
         s.keys += 1;
