@@ -2249,7 +2249,8 @@ impl Model {
                 entries += if embedded <= 128 {
                     self.c(embedded)
                 } else {
-                    self.c(8 + self.hdr(f).max(3) + f + 1) + self.sds(v)
+                    // The field block holds the value's pointer, and the expiry too.
+                    self.c(8 + self.hdr(f).max(3) + f + 1 + expiry) + self.sds(v)
                 };
             };
             // Plain type 4 hashes have no field TTLs: their lengths are enough.
