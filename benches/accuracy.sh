@@ -23,7 +23,7 @@ RDBSCOPE_USED_MEMORY_OUT="$tmp2" cargo test -q --release -p rdbscope-analysis --
   echo "d30b725 of 2026-02, Valkey 9.0.4); no 8.6 source was at hand, so the 8.6 struct sizes"
   echo "were read off that corpus (marked in the code). Known gaps: Redis 8.4/8.6 consumer-group"
   echo "streams use a calibrated per-pending-entry cost; Valkey 9 vset past 127 TTL fields is"
-  echo "approximate. Cluster mode (per-key slot metadata on 7.0/7.2, per-slot tables in"
+  echo "approximate unless all TTLs share one 16 ms window. Cluster mode (per-key slot metadata on 7.0/7.2, per-slot tables in"
   echo "used_memory) is judged on the two cluster folders (Redis unstable, Valkey 9.0.4)."
   echo
   echo "## Per folder"

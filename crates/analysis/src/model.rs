@@ -504,8 +504,15 @@ pub(crate) fn valkey_hashtable(n: u64) -> (u64, f64) {
     if n == 0 {
         return (0, 0.0);
     }
-    let buckets = next_pow2(n.saturating_mul(5).div_ceil(32));
-    if buckets == 1 {
+    valkey_hashtable_with(n, next_pow2(n.saturating_mul(5).div_ceil(32)))
+}
+
+/// [`valkey_hashtable`] for `n` entries in a table of `buckets` buckets.
+fn valkey_hashtable_with(n: u64, buckets: u64) -> (u64, f64) {
+    if n == 0 {
+        return (buckets, 0.0);
+    }
+    if buckets <= 1 {
         return (1, n.saturating_sub(7).div_ceil(6) as f64);
     }
     let p = 1.0 / buckets as f64;
@@ -532,6 +539,25 @@ pub(crate) fn valkey_hashtable(n: u64) -> (u64, f64) {
         k += 6;
     }
     (buckets, buckets as f64 * children)
+}
+
+/// The buckets of a Valkey hashtable grown to `n` entries one insert at a time, and the
+/// buckets allocated in all (both arrays while a rehash is under way); see
+/// `Model::grown_hashtable`.
+fn grown_buckets(n: u64) -> (u64, u64) {
+    let (mut buckets, mut old) = (0u64, 0u64);
+    let mut rehash_left = 0u64;
+    for used in 0..n {
+        // Each insert first takes a rehash step if one is under way, then resizes if
+        // the table is full.
+        rehash_left = rehash_left.saturating_sub(1);
+        if used + 1 > buckets * 7 {
+            old = buckets;
+            buckets = next_pow2((used + 1).saturating_mul(5).div_ceil(32)).max(buckets * 2);
+            rehash_left = old;
+        }
+    }
+    (buckets, buckets + if rehash_left > 0 { old } else { 0 })
 }
 
 /// Buckets of a dict pre-sized for `n` entries (`_dictNextExp`, minimum 4).
@@ -1126,20 +1152,43 @@ impl Model {
         }
     }
 
-    /// Valkey 9.0 `vsetMemUsage` of a hash's index of fields with TTLs: nothing for one
-    /// field (a tagged pointer), a pointer vector grown one slot at a time (`pvMakeRoomFor`,
-    /// counted by its usable size) up to 127 fields. Beyond that the index is a radix tree
-    /// of time buckets whose shape depends on the TTL values; it is approximated as one
-    /// bucket per 127 fields.
-    fn vset_mem(&self, fields: u64) -> u64 {
+    /// Valkey 9.0 `vsetMemUsage` of a hash's index of fields with TTLs, for `fields` fields
+    /// whose expiry times run from `min` to `max` (ms): nothing for one field (a tagged
+    /// pointer), a pointer vector grown one slot at a time (`pvMakeRoomFor`, counted by its
+    /// usable size) up to 127 fields. Past 127 the index becomes a radix tree of time
+    /// buckets (`vsetAddEntry`). When every expiry falls in one 16 ms window (fields given
+    /// one TTL together, `HEXPIRE … FIELDS n …`), the full vector cannot be split and turns
+    /// into a hashtable of pointers under a single 8-byte bucket key: `raxAllocSize` plus
+    /// `hashtableMemUsage` of a table grown one insert at a time. Other spreads make several
+    /// buckets whose shape depends on every TTL; they are approximated as one vector bucket
+    /// per 127 fields.
+    fn vset_mem(&self, fields: u64, min: i64, max: i64) -> u64 {
+        // `get_bucket_ts`: the end of the expiry's 16 ms window.
+        let window = |t: i64| (t & !15).saturating_add(16);
         match fields {
             0 | 1 => 0,
             2..=127 => self.c(8 + 8 * fields),
+            _ if window(min) == window(max) => {
+                let rax = 32 + crate::rax::alloc_size(&[[0u8; 8]], |n| self.c(n));
+                rax + self.grown_hashtable(fields)
+            }
             _ => {
                 let buckets = fields.div_ceil(127);
                 24 + buckets * 40 + self.c(8 + 8 * fields.div_ceil(buckets)) * buckets
             }
         }
+    }
+
+    /// `hashtableMemUsage` of a Valkey hashtable that reached `n` entries one insert at a
+    /// time: it doubles when an insert would pass 7 entries a bucket
+    /// (`MAX_FILL_PERCENT_SOFT` 100, new size `ceil((used + 1) · 5 / 32)` buckets rounded to
+    /// a power of two), and rehashes one old bucket per later insert, so both bucket arrays
+    /// are allocated for the inserts between the doubling and the end of the rehash. Child
+    /// buckets are the rounded expectation, as in [`hashtable_mem`](Self::hashtable_mem).
+    fn grown_hashtable(&self, n: u64) -> u64 {
+        let (buckets, arrays) = grown_buckets(n);
+        let (_, children) = valkey_hashtable_with(n, buckets);
+        72 + 64 * arrays + 64 * children.round() as u64
     }
 
     /// Redis 8.4 (`kvobjAllocSize`): 16 + 8 if the key has a TTL + 1 + the key sds exactly,
@@ -2240,8 +2289,14 @@ impl Model {
             // 128 bytes, else the field block plus the value's sds.
             let mut entries = 0u64;
             let mut volatile = 0u64;
-            let mut entry = |f: u64, v: u64, ttl: bool| {
-                volatile += u64::from(ttl);
+            let (mut min_ttl, mut max_ttl) = (i64::MAX, i64::MIN);
+            let mut entry = |f: u64, v: u64, ttl: Option<i64>| {
+                if let Some(t) = ttl {
+                    volatile += 1;
+                    min_ttl = min_ttl.min(t);
+                    max_ttl = max_ttl.max(t);
+                }
+                let ttl = ttl.is_some();
                 // A field with a TTL has at least an sds8 header and an 8-byte expiry.
                 let (min_hdr, expiry) = if ttl { (3, 8) } else { (0, 0) };
                 let fs = self.hdr(f).max(min_hdr) + f + 1 + expiry;
@@ -2254,16 +2309,16 @@ impl Model {
                 };
             };
             // Plain type 4 hashes have no field TTLs: their lengths are enough.
-            let by_len = !detail && for_each_len_pair(&k.value, |f, v| entry(f, v, false))?;
+            let by_len = !detail && for_each_len_pair(&k.value, |f, v| entry(f, v, None))?;
             if !by_len {
                 k.value.for_each_element(scratch, |e| {
                     if let Element::Field(f, v, ttl) = e {
-                        entry(f.len(), v.len(), ttl.is_some());
+                        entry(f.len(), v.len(), ttl);
                     }
                 })?;
             }
             let extra = if self.line == ServerLine::Valkey90 {
-                8 + self.vset_mem(volatile)
+                8 + self.vset_mem(volatile, min_ttl, max_ttl)
             } else {
                 0
             };
@@ -2603,6 +2658,36 @@ mod tests {
         assert_eq!(format_g17(2.5e-3), "0.0025000000000000001");
         assert_eq!(format_g17(1e300), "1.0000000000000001e+300");
         assert_eq!(format_g17(-1.5), "-1.5");
+    }
+
+    #[test]
+    fn grown_buckets_follow_doubling_and_rehash() {
+        // 16 -> 32 buckets at the 113th insert; 15 of 16 rehash steps done after 128.
+        assert_eq!(grown_buckets(128), (32, 48));
+        // 32 -> 64 at the 225th insert, rehashed long before 448.
+        assert_eq!(grown_buckets(448), (64, 64));
+        // 64 -> 128 at the 449th insert: 11 of 64 steps done after 460, all by 513.
+        assert_eq!(grown_buckets(460), (128, 192));
+        assert_eq!(grown_buckets(520), (128, 128));
+        // Pre-sizing for 448 entries would have taken 128 buckets.
+        assert_eq!(valkey_hashtable(448).0, 128);
+    }
+
+    #[test]
+    fn vset_past_127_fields_in_one_window_is_a_hashtable_bucket() {
+        let m = Model::new(ServerLine::Valkey90, Allocator::Jemalloc);
+        let t = 2_208_988_800_000;
+        assert_eq!(m.vset_mem(1, t, t), 0);
+        assert_eq!(m.vset_mem(100, t, t + 5_000), m.c(8 + 800));
+        // One 16 ms window: the rax (32-byte struct, an 8-byte compressed root and a leaf)
+        // and a hashtable of 520 pointers.
+        let one = m.vset_mem(520, t, t + 15);
+        let rax = 32 + crate::rax::alloc_size(&[[0u8; 8]], |n| m.c(n));
+        assert_eq!(rax, 32 + 24 + 16);
+        assert_eq!(one, rax + m.grown_hashtable(520));
+        assert!(one > 72 + 64 * 128, "{one}");
+        // Spread over several windows: the per-127 vector approximation.
+        assert_eq!(m.vset_mem(520, t, t + 16), 24 + 5 * 40 + m.c(8 + 8 * 104) * 5);
     }
 
     #[test]
