@@ -1274,6 +1274,19 @@ impl Model {
             _ => 128,
         };
         let mut memory = 16 + stream_struct + rax(&keys) + lp_sum;
+        // 8.6 IDMP: the tracked size counts each producer's 24-byte `idmpProducer` and each
+        // tracked iid's `idmpEntry` (next, stream ID, length, the iid inline), not the
+        // producers' rax nor their iid dicts (read off the 8.6-era corpus: exact on both
+        // IDMP streams, 7- to 16-byte iids, 2 and 3 producers).
+        if self.line == ServerLine::Redis86 {
+            if let Some(idmp) = s.idmp {
+                memory += idmp.producers.saturating_mul(self.c(24));
+                s.for_each_idmp_iid(|iid| {
+                    memory += self.c(32 + iid.len());
+                    Ok(())
+                })?;
+            }
+        }
         // Redis tracks the consumer-group index and each group's consumer index too: rax
         // structs and nodes keyed by group / consumer name.
         let var_rax = |names: &[&[u8]]| 32 + alloc_size_var(names, |n| self.c(n));
@@ -2687,7 +2700,10 @@ mod tests {
         assert_eq!(one, rax + m.grown_hashtable(520));
         assert!(one > 72 + 64 * 128, "{one}");
         // Spread over several windows: the per-127 vector approximation.
-        assert_eq!(m.vset_mem(520, t, t + 16), 24 + 5 * 40 + m.c(8 + 8 * 104) * 5);
+        assert_eq!(
+            m.vset_mem(520, t, t + 16),
+            24 + 5 * 40 + m.c(8 + 8 * 104) * 5
+        );
     }
 
     #[test]

@@ -67,6 +67,8 @@ pub struct Stream<'a> {
     pub oldest_pending_ms: Option<i64>,
     /// Redis 8.6 IDMP state (v4+).
     pub idmp: Option<Idmp>,
+    /// Where the IDMP producers start (v4+).
+    idmp_span: Option<Cursor<'a>>,
 }
 
 /// Redis 8.6 idempotent-producer (IDMP) state of a stream.
@@ -188,6 +190,7 @@ impl<'a> Stream<'a> {
             max_group_pel: 0,
             oldest_pending_ms: None,
             idmp: None,
+            idmp_span: None,
         };
         for _ in 0..groups {
             let g = Group::read(c, version)?;
@@ -210,6 +213,7 @@ impl<'a> Stream<'a> {
                 ..Idmp::default()
             };
             idmp.producers = c.count("IDMP producer count", 2)?;
+            s.idmp_span = Some(*c);
             for _ in 0..idmp.producers {
                 idmp.iid_bytes += c.string("IDMP producer id")?.len();
                 let n = c.count("IDMP entry count", 3)?;
@@ -252,6 +256,23 @@ impl<'a> Stream<'a> {
         let mut c = self.groups_span;
         for _ in 0..self.groups {
             f(Group::read(&mut c, self.version)?)?;
+        }
+        Ok(())
+    }
+
+    /// Walks the idempotency ids of the IDMP state (Redis 8.6, v4+) in file order, producer
+    /// by producer; nothing for earlier versions.
+    pub fn for_each_idmp_iid(&self, mut f: impl FnMut(RdbStr<'a>) -> Result<()>) -> Result<()> {
+        let (Some(idmp), Some(mut c)) = (self.idmp, self.idmp_span) else {
+            return Ok(());
+        };
+        for _ in 0..idmp.producers {
+            c.skip_string("IDMP producer id")?;
+            let n = c.count("IDMP entry count", 3)?;
+            for _ in 0..n {
+                f(c.string("IDMP iid")?)?;
+                id_pair(&mut c, "IDMP entry ID")?;
+            }
         }
         Ok(())
     }

@@ -1526,6 +1526,22 @@ fn stream_every_version_decodes_counts_groups_and_pel() {
             iids_duplicates: 1,
         };
         assert_eq!(s.idmp, (version >= 4).then_some(want_idmp), "v{version}");
+        let mut iids = Vec::new();
+        s.for_each_idmp_iid(|iid| {
+            iids.push(iid.to_vec()?);
+            Ok(())
+        })
+        .unwrap();
+        let want_iids: Vec<Vec<u8>> = if version >= 4 {
+            idmp()
+                .producers
+                .iter()
+                .flat_map(|p| p.entries.iter().map(|(iid, _)| iid.clone()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        assert_eq!(iids, want_iids, "v{version} IDMP iids");
 
         let mut masters = Vec::new();
         s.for_each_node(|n| {
