@@ -2364,7 +2364,12 @@ impl Model {
         let mut lp_sum = 0u64;
         let mut buf = Vec::new();
         s.for_each_node(|n| {
-            lp_sum += self.blob(n.listpack.len());
+            // 6.2 counts a stream's listpacks by `zmalloc_size`, unlike its other blobs.
+            lp_sum += if self.line == ServerLine::Redis62 {
+                self.c(n.listpack.len())
+            } else {
+                self.blob(n.listpack.len())
+            };
             let mut id = [0u8; 16];
             id.copy_from_slice(n.master_key.bytes(&mut buf)?.get(..16).unwrap_or(&[0; 16]));
             keys.push(id);
@@ -2388,7 +2393,8 @@ impl Model {
         };
         let mut memory =
             16 + stream_struct + stream_radix_memory(s.nodes, node_count(&keys)) + lp_sum;
-        let consumer_size = if self.line == ServerLine::Redis70 {
+        // `sizeof(streamConsumer)`: 7.2 added `active_time`.
+        let consumer_size = if matches!(self.line, ServerLine::Redis62 | ServerLine::Redis70) {
             24
         } else {
             32
