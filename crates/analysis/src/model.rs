@@ -2393,6 +2393,12 @@ impl Model {
         };
         let mut memory =
             16 + stream_struct + stream_radix_memory(s.nodes, node_count(&keys)) + lp_sum;
+        // `sizeof(streamNACK)`: 8.2 added the `cgroups_ref` list node.
+        let nack = if self.line == ServerLine::Redis82 {
+            32
+        } else {
+            24
+        };
         // `sizeof(streamConsumer)`: 7.2 added `active_time`.
         let consumer_size = if matches!(self.line, ServerLine::Redis62 | ServerLine::Redis70) {
             24
@@ -2406,7 +2412,7 @@ impl Model {
                 Ok(())
             })?;
             keys.sort_unstable();
-            memory += group_struct + stream_radix_memory(g.pel, node_count(&keys)) + 24 * g.pel;
+            memory += group_struct + stream_radix_memory(g.pel, node_count(&keys)) + nack * g.pel;
             g.for_each_consumer(|c| {
                 keys.clear();
                 c.for_each_pending_id(|id| {
