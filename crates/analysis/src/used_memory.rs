@@ -1182,7 +1182,7 @@ fn stream_structs(line: ServerLine) -> (u64, u64, u64) {
 /// their 8.2 estimate, see [`allocation_adjust`]).
 fn stream_structs_counted(line: ServerLine) -> (u64, u64, u64) {
     match line {
-        ServerLine::Redis62 => (40, 32, 32),
+        ServerLine::Redis62 => (40, 32, 24),
         ServerLine::Redis70 => (80, 40, 24),
         ServerLine::Redis82 | ServerLine::Redis84 | ServerLine::Redis86 => (112, 40, 32),
         _ => (80, 40, 32),
@@ -1227,12 +1227,8 @@ fn stream_sizes(server: &LoadingServer, s: &Stream<'_>) -> Result<(u64, u64)> {
     s.for_each_node(|n| {
         let len = n.listpack.len();
         lp_real += u(len);
-        // 6.2 counts the listpacks' bytes, later lines their allocation.
-        lp_counted += if line == ServerLine::Redis62 {
-            len
-        } else {
-            u(len)
-        };
+        // Every line's estimate counts a stream listpack by its allocation.
+        lp_counted += u(len);
         let mut id = [0u8; 16];
         id.copy_from_slice(n.master_key.bytes(&mut buf)?.get(..16).unwrap_or(&[0; 16]));
         keys.push(id);
@@ -1258,7 +1254,9 @@ fn stream_sizes(server: &LoadingServer, s: &Stream<'_>) -> Result<(u64, u64)> {
             pending.extend_from_slice(&keys);
         }
         real += u(cg_struct) + rax_real(&keys) + g.pel * u(nack);
-        counted += cg_counted + rax_counted(&keys) + 24 * g.pel;
+        // The estimate charges `sizeof(streamNACK)`: 32 from 8.2 (8.4+ keys are summed
+        // with their 8.2 estimate).
+        counted += cg_counted + rax_counted(&keys) + if refs { 32 } else { 24 } * g.pel;
         let mut consumer_names = 0u64;
         g.for_each_consumer(|c| {
             keys.clear();
