@@ -1222,21 +1222,19 @@ fn stream_sizes(server: &LoadingServer, s: &Stream<'_>) -> Result<(u64, u64)> {
         u(rax_struct) + u(4 + k + 8 * k) + k * (u(16) + u(4 + bytes / k.max(1) + 8))
     };
     let mut keys: Vec<[u8; 16]> = Vec::with_capacity(s.nodes.min(1 << 16) as usize);
-    let (mut lp_real, mut lp_counted) = (0u64, 0u64);
+    // Every line's estimate counts a stream listpack by its allocation, as allocated.
+    let mut lp = 0u64;
     let mut buf = Vec::new();
     s.for_each_node(|n| {
-        let len = n.listpack.len();
-        lp_real += u(len);
-        // Every line's estimate counts a stream listpack by its allocation.
-        lp_counted += u(len);
+        lp += u(n.listpack.len());
         let mut id = [0u8; 16];
         id.copy_from_slice(n.master_key.bytes(&mut buf)?.get(..16).unwrap_or(&[0; 16]));
         keys.push(id);
         Ok(())
     })?;
     keys.sort_unstable();
-    let mut real = u(stream_struct) + rax_real(&keys) + lp_real;
-    let mut counted = stream_counted + rax_counted(&keys) + lp_counted;
+    let mut real = u(stream_struct) + rax_real(&keys) + lp;
+    let mut counted = stream_counted + rax_counted(&keys) + lp;
     if s.groups == 0 {
         return Ok((real, counted));
     }
@@ -1254,9 +1252,9 @@ fn stream_sizes(server: &LoadingServer, s: &Stream<'_>) -> Result<(u64, u64)> {
             pending.extend_from_slice(&keys);
         }
         real += u(cg_struct) + rax_real(&keys) + g.pel * u(nack);
-        // The estimate charges `sizeof(streamNACK)`: 32 from 8.2 (8.4+ keys are summed
-        // with their 8.2 estimate).
-        counted += cg_counted + rax_counted(&keys) + if refs { 32 } else { 24 } * g.pel;
+        // The estimate charges `sizeof(streamNACK)` (8.4+ keys are summed with their 8.2
+        // estimate).
+        counted += cg_counted + rax_counted(&keys) + nack * g.pel;
         let mut consumer_names = 0u64;
         g.for_each_consumer(|c| {
             keys.clear();

@@ -214,15 +214,16 @@ impl<'a> Stream<'a> {
             };
             idmp.producers = c.count("IDMP producer count", 2)?;
             s.idmp_span = Some(*c);
-            for _ in 0..idmp.producers {
-                idmp.iid_bytes += c.string("IDMP producer id")?.len();
-                let n = c.count("IDMP entry count", 3)?;
-                idmp.iids += n;
-                for _ in 0..n {
-                    idmp.iid_bytes += c.string("IDMP iid")?.len();
-                    id_pair(c, "IDMP entry ID")?;
+            walk_idmp(c, idmp.producers, |item| {
+                match item {
+                    IdmpItem::Producer { id, iids } => {
+                        idmp.iid_bytes += id.len();
+                        idmp.iids += iids;
+                    }
+                    IdmpItem::Iid(iid) => idmp.iid_bytes += iid.len(),
                 }
-            }
+                Ok(())
+            })?;
             idmp.iids_added = c.len("IDMP iids added")?;
             idmp.iids_duplicates = c.len("IDMP iids duplicates")?;
             s.idmp = Some(idmp);
@@ -266,16 +267,37 @@ impl<'a> Stream<'a> {
         let (Some(idmp), Some(mut c)) = (self.idmp, self.idmp_span) else {
             return Ok(());
         };
-        for _ in 0..idmp.producers {
-            c.skip_string("IDMP producer id")?;
-            let n = c.count("IDMP entry count", 3)?;
-            for _ in 0..n {
-                f(c.string("IDMP iid")?)?;
-                id_pair(&mut c, "IDMP entry ID")?;
-            }
-        }
-        Ok(())
+        walk_idmp(&mut c, idmp.producers, |item| match item {
+            IdmpItem::Iid(iid) => f(iid),
+            IdmpItem::Producer { .. } => Ok(()),
+        })
     }
+}
+
+/// One item of a v4 stream's IDMP producers, in file order.
+enum IdmpItem<'a> {
+    /// A producer id and the number of iids that follow it.
+    Producer { id: RdbStr<'a>, iids: u64 },
+    /// One tracked idempotency id.
+    Iid(RdbStr<'a>),
+}
+
+/// Reads `producers` IDMP producers at the cursor, each with its iids and their stream IDs.
+fn walk_idmp<'a>(
+    c: &mut Cursor<'a>,
+    producers: u64,
+    mut f: impl FnMut(IdmpItem<'a>) -> Result<()>,
+) -> Result<()> {
+    for _ in 0..producers {
+        let id = c.string("IDMP producer id")?;
+        let iids = c.count("IDMP entry count", 3)?;
+        f(IdmpItem::Producer { id, iids })?;
+        for _ in 0..iids {
+            f(IdmpItem::Iid(c.string("IDMP iid")?))?;
+            id_pair(c, "IDMP entry ID")?;
+        }
+    }
+    Ok(())
 }
 
 fn read_pending(c: &mut Cursor<'_>) -> Result<PendingEntry> {
