@@ -169,25 +169,18 @@ pub fn evaluate(
     }
 
     let c = &r.reconciliation;
-    if let (Some(u), Some(n)) = (c.used_mem_at_save, c.unexplained) {
-        let pct = if u == 0 {
-            0.0
-        } else {
-            n as f64 * 100.0 / u as f64
-        };
-        // Only meaningful when every key of every file was read and every file has used-mem.
-        let whole =
-            r.complete && !r.totals.filtered && r.snapshot.iter().all(|s| s.used_mem.is_some());
-        if pct > t.not_in_keys_pct && whole {
+    if let (Some(u), Some(n), Some(pct)) = (c.used_mem_at_save, c.remainder, c.remainder_pct) {
+        if pct > t.not_in_keys_pct {
+            let predicted = c.predicted.as_ref().map_or(0, |p| p.used_memory);
             push(
                 "memory-not-in-keys",
                 Severity::Warning,
-                format!("{pct:.1}% of used-mem at save is neither keys nor the server's baseline"),
+                format!("{pct:.1}% of used-mem at save is neither keys nor an idle server's baseline"),
                 format!(
-                    "used-mem {}; keys and keyspace {}; baseline of an idle server {}; unexplained {}",
+                    "used-mem {}; a server loading the dump: {}; expired keys held at save {}; remainder {}",
                     mb(u),
-                    mb(c.keys_memory + c.key_overhead + c.keyspace_tables + c.expired_keys_memory),
-                    mb(c.server_baseline),
+                    mb(predicted),
+                    mb(c.expired_at_save),
                     mb(n.max(0) as u64)
                 ),
                 "look at client buffers (CLIENT LIST: omem/qbuf; kill runaway clients), the replication backlog, Lua/functions and modules; MEMORY DOCTOR / MEMORY STATS on the live server",

@@ -23,6 +23,7 @@ pub mod model;
 pub mod pattern;
 pub mod pipeline;
 pub mod rax;
+pub mod reconcile;
 pub mod report;
 pub mod source;
 pub mod topk;

@@ -7,12 +7,13 @@ use crate::aggregate::{
 };
 use crate::capped::CappedTable;
 use crate::pipeline::FileResult;
+pub use crate::reconcile::{Predicted, Reconciliation, Term};
 use crate::topk::TopK;
-use crate::used_memory::{Breakdown, LoadingServer, ServerVersion};
+use crate::used_memory::{LoadingServer, ServerVersion};
 use serde::Serialize;
 
 /// Version of the JSON schema (`docs/report-schema.md`).
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Thresholds of the findings. Every one can be set from the command line.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -252,90 +253,6 @@ pub struct Totals {
     pub by_module: Vec<Share>,
     /// Whether filters narrowed the keys.
     pub filtered: bool,
-}
-
-/// The reconciliation section.
-#[derive(Debug, Clone, Serialize)]
-pub struct Reconciliation {
-    /// Sum of per-key memory of the keys a loading server keeps.
-    pub keys_memory: u64,
-    /// Expires entries of those keys.
-    pub key_overhead: u64,
-    /// Keyspace tables (main, expires, volatile-field tables, databases).
-    pub keyspace_tables: u64,
-    /// Keys already expired (dropped by a loading server).
-    pub expired_keys_memory: u64,
-    /// Predicted `used_memory` of a server that loads the file(s), by term.
-    pub predicted: Option<PredictedOut>,
-    /// `used-mem` AUX summed over the files that have it.
-    pub used_mem_at_save: Option<u64>,
-    /// `used-mem` − (keys + key overhead + keyspace tables + expired keys).
-    pub not_in_keys: Option<i64>,
-    /// That, as a share of `used-mem`, percent.
-    pub not_in_keys_pct: Option<f64>,
-    /// What an idle server holds besides keys (startup memory, the measuring session,
-    /// functions), from the prediction.
-    pub server_baseline: u64,
-    /// `not_in_keys` − `server_baseline`: client buffers, replication backlog, Lua,
-    /// modules' own memory (fragmentation is not in `used-mem`).
-    pub unexplained: Option<i64>,
-    /// What the remainder is made of.
-    pub not_in_keys_note: String,
-}
-
-/// The `used_memory` prediction by term.
-#[derive(Debug, Clone, Serialize)]
-pub struct PredictedOut {
-    /// Predicted `used_memory`.
-    pub used_memory: u64,
-    /// Startup memory of an empty server.
-    pub startup: u64,
-    /// Key memory.
-    pub dataset: u64,
-    /// Allocation differences between MEMORY USAGE and the allocator (shared integers…).
-    pub dataset_adjust: i64,
-    /// Main tables.
-    pub keyspace_main: u64,
-    /// Expires tables.
-    pub keyspace_expires: u64,
-    /// Functions.
-    pub functions: u64,
-    /// The measuring client session.
-    pub session: u64,
-    /// Everything else the prediction counts.
-    pub other: i64,
-}
-
-impl PredictedOut {
-    fn from(b: &Breakdown) -> Self {
-        let named = b.startup as i64
-            + b.dataset as i64
-            + b.dataset_adjust
-            + (b.keyspace_main + b.keyspace_expires + b.functions + b.session) as i64;
-        PredictedOut {
-            used_memory: b.used_memory,
-            startup: b.startup,
-            dataset: b.dataset,
-            dataset_adjust: b.dataset_adjust,
-            keyspace_main: b.keyspace_main,
-            keyspace_expires: b.keyspace_expires,
-            functions: b.functions,
-            session: b.session,
-            other: b.used_memory as i64 - named,
-        }
-    }
-
-    fn add(&mut self, o: &PredictedOut) {
-        self.used_memory += o.used_memory;
-        self.startup += o.startup;
-        self.dataset += o.dataset;
-        self.dataset_adjust += o.dataset_adjust;
-        self.keyspace_main += o.keyspace_main;
-        self.keyspace_expires += o.keyspace_expires;
-        self.functions += o.functions;
-        self.session += o.session;
-        self.other += o.other;
-    }
 }
 
 /// Per-type keys and memory of a row.
@@ -832,9 +749,8 @@ pub fn build(mut files: Vec<NamedResult>, opts: &ReportOptions) -> Report {
     let mut complete = true;
     let mut file_rows = Vec::new();
     let mut snapshots = Vec::new();
-    let mut predicted: Option<PredictedOut> = None;
-    let mut used_mem: Option<u64> = None;
-    let mut tables = 0u64;
+    let mut predicted: Option<Predicted> = None;
+    let mut used_mem: Option<u64> = Some(0);
     let mut agg: Option<Aggregate> = None;
     for f in files {
         let fr = f.result;
@@ -859,17 +775,14 @@ pub fn build(mut files: Vec<NamedResult>, opts: &ReportOptions) -> Report {
                 .map(|(s, c)| [format!("0x{s:016x}"), format!("0x{c:016x}")]),
         });
         let snap = snapshot(&f.name, &fr);
-        if let Some(u) = snap.used_mem {
-            *used_mem.get_or_insert(0) += u;
-        }
+        // A sum over only some files would compare part of used-mem with every key.
+        used_mem = used_mem.zip(snap.used_mem).map(|(a, b)| a + b);
         if let Some(m) = fr.model {
             let server = LoadingServer {
                 version: ServerVersion::from_aux(fr.context.redis_ver(), fr.context.valkey_ver()),
                 ..LoadingServer::new(m)
             };
-            let b = fr.aggregate.used.predict(&server);
-            tables += b.keyspace_main + b.keyspace_expires + b.keyspace_volatile + b.databases;
-            let p = PredictedOut::from(&b);
+            let p = Predicted::from_breakdown(&fr.aggregate.used.predict(&server));
             match &mut predicted {
                 Some(x) => x.add(&p),
                 None => predicted = Some(p),
@@ -941,34 +854,19 @@ pub fn build(mut files: Vec<NamedResult>, opts: &ReportOptions) -> Report {
             .collect(),
         filtered: opts.filtered,
     };
-    let kept = total - agg.dropped_at_load.memory;
-    let accounted = kept + agg.key_overhead + tables + agg.dropped_at_load.memory;
-    let not_in_keys = used_mem.map(|u| u as i64 - accounted as i64);
-    let baseline = predicted
-        .as_ref()
-        .map_or(0, |p| p.startup + p.session + p.functions);
-    let reconciliation = Reconciliation {
-        keys_memory: kept,
-        key_overhead: agg.key_overhead,
-        keyspace_tables: tables,
-        expired_keys_memory: agg.dropped_at_load.memory,
-        predicted,
-        used_mem_at_save: used_mem,
-        not_in_keys,
-        not_in_keys_pct: used_mem.zip(not_in_keys).map(|(u, n)| {
-            if u == 0 {
-                0.0
-            } else {
-                (n as f64 * 10_000.0 / u as f64).round() / 100.0
-            }
-        }),
-        server_baseline: baseline,
-        unexplained: not_in_keys.map(|n| n - baseline as i64),
-        not_in_keys_note: "not in keys: the server's own baseline (startup memory, clients), \
-            client buffers, replication backlog, Lua, modules' own memory; fragmentation is \
-            not part of used-mem"
-            .to_string(),
+    let coverage = if opts.filtered {
+        crate::reconcile::Coverage::Filtered
+    } else if file_rows.iter().any(|f| f.damage.is_some()) {
+        crate::reconcile::Coverage::Partial
+    } else {
+        crate::reconcile::Coverage::All
     };
+    let reconciliation = crate::reconcile::build(
+        predicted,
+        used_mem.filter(|_| !snapshots.is_empty()),
+        agg.dropped_at_load.memory,
+        coverage,
+    );
     let prefixes = Prefixes {
         separators: cfg.separators.bytes().map(char::from).collect(),
         levels: agg

@@ -1,7 +1,7 @@
 //! The terminal summary of `analyze`: fits 100 columns, colour only when asked.
 
 use rdbscope_analysis::report::{
-    human_bytes as bytes, Bucket, KeyOut, Report, Row, Severity, Share, Table,
+    human_bytes as bytes, Bucket, KeyOut, Reconciliation, Report, Row, Severity, Share, Table,
 };
 use std::fmt::Write;
 
@@ -205,6 +205,96 @@ fn buckets(o: &mut Out, rows: &[Bucket]) {
     }
 }
 
+/// Signed bytes with thousands separators: `-1,234 B`.
+fn exact(n: i64) -> String {
+    let c = count(n.unsigned_abs());
+    if n < 0 {
+        format!("-{c} B")
+    } else {
+        format!("{c} B")
+    }
+}
+
+/// Signed human bytes: `-1.2 MiB`.
+fn signed(n: i64) -> String {
+    if n < 0 {
+        format!("-{}", bytes(n.unsigned_abs()))
+    } else {
+        bytes(n as u64)
+    }
+}
+
+/// The waterfall: each line is `sign label  exact bytes  human bytes`, the terms first,
+/// then the prediction, then used-mem at save against it.
+fn reconciliation(o: &mut Out, c: &Reconciliation) {
+    o.heading(&format!(
+        "Reconciliation (a server loading the dump; covers {})",
+        c.covers
+    ));
+    let line = |o: &mut Out, sign: &str, label: &str, n: i64| {
+        o.line(&format!(
+            "  {sign} {:<44} {:>18} {:>12}",
+            fit(label, 44),
+            exact(n),
+            signed(n)
+        ));
+    };
+    match &c.predicted {
+        Some(p) => {
+            for (i, t) in p.terms.iter().enumerate() {
+                if t.bytes == 0 && i > 0 {
+                    continue;
+                }
+                let label = match t.name.as_str() {
+                    "startup" => "startup (an empty server)",
+                    "keys" => "keys (their MEMORY USAGE)",
+                    "dataset_adjust" => "allocation adjustment",
+                    "keyspace_main" => "main keyspace tables",
+                    "keyspace_expires" => "expires tables and entries",
+                    "keyspace_other" => "volatile-field tables, databases",
+                    "functions" => "function libraries",
+                    "session" => "the measuring client session",
+                    other => other,
+                };
+                line(o, if i == 0 { " " } else { "+" }, label, t.bytes);
+            }
+            line(o, "=", "predicted used_memory", p.used_memory as i64);
+            let adj = p.term("dataset_adjust");
+            if adj != 0 {
+                o.line("    allocation adjustment: what the keys allocate minus what MEMORY USAGE says");
+                o.line("    (shared integers, set entries, stream estimates); startup + session is the");
+                o.line("    baseline of an idle server");
+            }
+        }
+        None => o.line("  no memory model for the file(s): no prediction"),
+    }
+    match (c.used_mem_at_save, c.remainder, &c.predicted) {
+        (Some(u), Some(rest), Some(p)) => {
+            line(o, " ", "used-mem at save", u as i64);
+            line(o, "-", "predicted used_memory", p.used_memory as i64);
+            if c.expired_at_save > 0 {
+                line(
+                    o,
+                    "-",
+                    "expired keys still held at save",
+                    c.expired_at_save as i64,
+                );
+            }
+            let pct = c.remainder_pct.unwrap_or(0.0);
+            line(o, "=", &format!("remainder ({pct:+.1}% of used-mem)"), rest);
+            let what = if rest < 0 { "negative: " } else { "" };
+            for l in wrap(&format!("{what}{}", c.remainder_note), WIDTH - 6) {
+                o.line(&format!("    {l}"));
+            }
+        }
+        (Some(u), _, _) => {
+            line(o, " ", "used-mem at save", u as i64);
+            o.line(&format!("    not compared: {}", c.remainder_note));
+        }
+        (None, _, _) => o.line(&format!("  used-mem: {}", c.remainder_note)),
+    }
+}
+
 /// Renders the summary.
 pub fn summary(r: &Report, top: usize, color: bool) -> String {
     let mut o = Out {
@@ -316,55 +406,7 @@ pub fn summary(r: &Report, top: usize, color: bool) -> String {
         shares(&mut o, "by database", &t.by_db);
     }
 
-    let c = &r.reconciliation;
-    o.heading("Reconciliation");
-    o.line(&format!(
-        "  keys {} + expires entries {} + keyspace tables {} + expired keys {}",
-        bytes(c.keys_memory),
-        bytes(c.key_overhead),
-        bytes(c.keyspace_tables),
-        bytes(c.expired_keys_memory)
-    ));
-    let signed = |n: i64| {
-        if n < 0 {
-            format!("-{}", bytes(n.unsigned_abs()))
-        } else {
-            bytes(n as u64)
-        }
-    };
-    match (c.used_mem_at_save, c.unexplained) {
-        _ if r.totals.filtered => o.line("  (filtered: the keys shown are not the whole used-mem)"),
-        (Some(u), Some(rest)) => {
-            let share = if u == 0 {
-                0.0
-            } else {
-                rest as f64 * 100.0 / u as f64
-            };
-            o.line(&format!(
-                "  used-mem at save {}: keys and keyspace {}, idle-server baseline {},",
-                bytes(u),
-                bytes(c.keys_memory + c.key_overhead + c.keyspace_tables + c.expired_keys_memory),
-                bytes(c.server_baseline)
-            ));
-            o.line(&format!(
-                "    the rest {} ({share:.1}%): client buffers, replication backlog, Lua, modules",
-                signed(rest)
-            ));
-            if !r.complete {
-                o.line("    (partial report: keys after the damage are missing from this sum)");
-            }
-        }
-        _ => o.line("  the file records no used-mem"),
-    }
-    if let Some(p) = &c.predicted {
-        o.line(&format!(
-            "  a server loading it: used_memory ≈ {} (startup {}, keys {}, tables {})",
-            bytes(p.used_memory),
-            bytes(p.startup),
-            bytes(p.dataset),
-            bytes(p.keyspace_main + p.keyspace_expires)
-        ));
-    }
+    reconciliation(&mut o, &r.reconciliation);
 
     o.heading("Key patterns");
     table(&mut o, &r.patterns, top);

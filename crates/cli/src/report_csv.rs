@@ -2,7 +2,7 @@
 
 use crate::keys::opt;
 use anyhow::{Context, Result};
-use rdbscope_analysis::report::{Bucket, KeyOut, Report, Row, Share, Table};
+use rdbscope_analysis::report::{Bucket, KeyOut, Reconciliation, Report, Row, Share, Table};
 use std::path::Path;
 
 fn writer(dir: &Path, name: &str) -> Result<csv::Writer<std::fs::File>> {
@@ -62,6 +62,52 @@ fn table_rows(t: &Table) -> impl Iterator<Item = &Row> {
     t.rows
         .iter()
         .chain(std::iter::once(&t.other).filter(|o| o.keys > 0))
+}
+
+/// `reconciliation.csv`: the waterfall, one row a term. Rows of section `predicted` add up to
+/// its `used_memory` row; in section `at_save`, `used_mem_at_save` = `predicted_used_memory`
+/// + `expired_at_save` + `remainder` (the last three rows only when they are known).
+fn reconciliation(dir: &Path, c: &Reconciliation) -> Result<()> {
+    let mut w = writer(dir, "reconciliation.csv")?;
+    w.write_record(["section", "term", "bytes", "note"])?;
+    if let Some(p) = &c.predicted {
+        for t in &p.terms {
+            w.write_record(["predicted", &t.name, &t.bytes.to_string(), &t.note])?;
+        }
+        w.write_record([
+            "predicted",
+            "used_memory",
+            &p.used_memory.to_string(),
+            "the sum of the terms above",
+        ])?;
+    }
+    if let Some(u) = c.used_mem_at_save {
+        w.write_record([
+            "at_save",
+            "used_mem_at_save",
+            &u.to_string(),
+            "used-mem recorded in the file(s)",
+        ])?;
+    }
+    if let (Some(rest), Some(p)) = (c.remainder, &c.predicted) {
+        w.write_record([
+            "at_save",
+            "predicted_used_memory",
+            &p.used_memory.to_string(),
+            "",
+        ])?;
+        w.write_record([
+            "at_save",
+            "expired_at_save",
+            &c.expired_at_save.to_string(),
+            "keys already expired: held at save, dropped by a load",
+        ])?;
+        w.write_record(["at_save", "remainder", &rest.to_string(), &c.remainder_note])?;
+    } else {
+        w.write_record(["at_save", "not_compared", "", &c.remainder_note])?;
+    }
+    w.flush()?;
+    Ok(())
 }
 
 fn buckets(dir: &Path, name: &str, rows: &[Bucket]) -> Result<()> {
@@ -127,6 +173,7 @@ pub fn write_dir(dir: &Path, r: &Report) -> Result<()> {
         ])?;
     }
     w.flush()?;
+    reconciliation(dir, &r.reconciliation)?;
     shares(dir, "by_db.csv", &r.totals.by_db)?;
     shares(dir, "by_type.csv", &r.totals.by_type)?;
     shares(dir, "by_encoding.csv", &r.totals.by_encoding)?;

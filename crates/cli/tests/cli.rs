@@ -795,7 +795,7 @@ fn analyze_totals_match_keys_on_every_fixture() {
         let name = f.file_name().unwrap().to_str().unwrap().to_string();
         let (r, code) = analyze_json(&[&name]);
         assert_eq!(code, 0, "{name}");
-        assert_eq!(r["schema_version"], 1);
+        assert_eq!(r["schema_version"], 2);
         assert_eq!(r["complete"], true);
         assert_report_adds_up(&r);
         let (rows, _) = keys_jsonl(&[f.to_str().unwrap()]);
@@ -1195,6 +1195,7 @@ fn analyze_csv_dir_agrees_with_json() {
         ("prefixes.csv", format!("level {row_cols}")),
         ("patterns.csv", row_cols.to_string()),
         ("expiry.csv", bucket_cols.to_string()),
+        ("reconciliation.csv", "section term bytes note".to_string()),
         ("idle.csv", bucket_cols.to_string()),
         ("lfu.csv", bucket_cols.to_string()),
         ("top_keys.csv", key_cols.to_string()),

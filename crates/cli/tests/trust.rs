@@ -1,0 +1,237 @@
+//! What a new user reads first must be true: the reconciliation adds up in every output,
+//! the allocator is inferred, damage is described as it is, options do what they say.
+//! Run over the fixtures and every corpus dump (`../shared/corpus`, skipped with a message
+//! when absent).
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn rdbscope() -> Command {
+    Command::cargo_bin("rdbscope").unwrap()
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures")
+        .join(name)
+}
+
+fn corpus() -> Option<PathBuf> {
+    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
+    if d.is_dir() {
+        Some(d)
+    } else {
+        eprintln!("skipped: ../shared/corpus is absent");
+        None
+    }
+}
+
+/// Every corpus folder with a dump, with its manifest.
+fn corpus_dumps() -> Vec<(PathBuf, Value)> {
+    let Some(d) = corpus() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(&d).unwrap() {
+        let p = e.unwrap().path();
+        let dump = p.join("dump.rdb");
+        if dump.is_file() {
+            let m = std::fs::read_to_string(p.join("manifest.json")).unwrap();
+            out.push((dump, serde_json::from_str(&m).unwrap()));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// Parses `1,234,567 B` / `-12 B` at the given column text.
+fn exact_bytes(line: &str) -> Option<i64> {
+    let end = line.rfind(" B ")?;
+    let start = line[..end].rfind(' ')? + 1;
+    let n: i64 = line[start..end]
+        .replace(',', "")
+        .trim_start_matches('-')
+        .parse()
+        .ok()?;
+    Some(if line[start..].starts_with('-') {
+        -n
+    } else {
+        n
+    })
+}
+
+/// The reconciliation block of the terminal summary: (sign, label, bytes) per line.
+fn terminal_waterfall(text: &str) -> Vec<(char, String, i64)> {
+    let mut out = Vec::new();
+    let mut inside = false;
+    for l in text.lines() {
+        if l.starts_with("Reconciliation") {
+            inside = true;
+            continue;
+        }
+        if inside && !l.starts_with(' ') {
+            break;
+        }
+        if !inside {
+            continue;
+        }
+        if let Some(n) = exact_bytes(l) {
+            let sign = l.chars().nth(2).unwrap_or(' ');
+            out.push((sign, l[4..].split("  ").next().unwrap().to_string(), n));
+        }
+    }
+    out
+}
+
+/// Checks the arithmetic of one dump's reconciliation in the terminal, JSON and CSV.
+fn check_reconciliation(dump: &Path, extra: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let csv_dir = dir.path().join("csv");
+    let out = rdbscope()
+        .arg("analyze")
+        .arg(dump)
+        .args(extra)
+        .args(["--color", "never", "--json"])
+        .arg(&json)
+        .arg("--csv-dir")
+        .arg(&csv_dir)
+        .output()
+        .unwrap();
+    let name = dump.display();
+    assert!(
+        matches!(out.status.code(), Some(0 | 3)),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let c = &r["reconciliation"];
+
+    // JSON: the terms add up to the prediction; used-mem = prediction + expired + remainder.
+    let p = &c["predicted"];
+    let predicted = p["used_memory"].as_i64();
+    if let Some(pred) = predicted {
+        let sum: i64 = p["terms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["bytes"].as_i64().unwrap())
+            .sum();
+        assert_eq!(sum, pred, "{name}: JSON terms");
+        let keys = p["terms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "keys")
+            .unwrap()["bytes"]
+            .as_i64()
+            .unwrap();
+        let total = r["totals"]["memory"].as_i64().unwrap();
+        let expired = c["expired_at_save"].as_i64().unwrap();
+        assert_eq!(
+            keys + expired,
+            total,
+            "{name}: keys term + expired = totals"
+        );
+    }
+    if let (Some(rest), Some(u), Some(pred)) = (
+        c["remainder"].as_i64(),
+        c["used_mem_at_save"].as_i64(),
+        predicted,
+    ) {
+        let expired = c["expired_at_save"].as_i64().unwrap();
+        assert_eq!(pred + expired + rest, u, "{name}: JSON remainder");
+    }
+
+    // CSV: the same rows, the same sums.
+    let mut rd = csv::Reader::from_path(csv_dir.join("reconciliation.csv")).unwrap();
+    let rows: Vec<(String, String, Option<i64>)> = rd
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_string(), r[1].to_string(), r[2].parse().ok())
+        })
+        .collect();
+    let get = |s: &str, t: &str| rows.iter().find(|r| r.0 == s && r.1 == t).and_then(|r| r.2);
+    if let Some(pred) = predicted {
+        let sum: i64 = rows
+            .iter()
+            .filter(|r| r.0 == "predicted" && r.1 != "used_memory")
+            .map(|r| r.2.unwrap())
+            .sum();
+        assert_eq!(sum, pred, "{name}: CSV terms");
+        assert_eq!(get("predicted", "used_memory"), Some(pred));
+    }
+    if let Some(rest) = get("at_save", "remainder") {
+        assert_eq!(
+            get("at_save", "predicted_used_memory").unwrap()
+                + get("at_save", "expired_at_save").unwrap()
+                + rest,
+            get("at_save", "used_mem_at_save").unwrap(),
+            "{name}: CSV remainder"
+        );
+        assert_eq!(Some(rest), c["remainder"].as_i64());
+    }
+
+    // Terminal: every `+` line after the first adds to the running sum up to `=`, and the
+    // used-mem block subtracts down to its `=`.
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines = terminal_waterfall(&text);
+    let mut run: Option<i64> = None;
+    let mut equals = 0;
+    for (sign, label, n) in &lines {
+        match sign {
+            ' ' => run = Some(*n),
+            '+' => *run.as_mut().unwrap() += n,
+            '-' => *run.as_mut().unwrap() -= n,
+            '=' => {
+                assert_eq!(run, Some(*n), "{name}: terminal line {label:?}\n{text}");
+                equals += 1;
+                run = Some(*n);
+            }
+            _ => panic!("{name}: unexpected line {label:?}"),
+        }
+    }
+    if predicted.is_some() {
+        assert!(equals >= 1, "{name}: no `=` line\n{text}");
+        let pred_line = lines
+            .iter()
+            .find(|l| l.1.starts_with("predicted used_memory"))
+            .unwrap();
+        assert_eq!(Some(pred_line.2), predicted, "{name}: terminal prediction");
+    }
+    if let Some(rest) = c["remainder"].as_i64() {
+        let last = lines.iter().rev().find(|l| l.0 == '=').unwrap();
+        assert_eq!(last.2, rest, "{name}: terminal remainder");
+        assert!(
+            !text.contains("the rest -"),
+            "{name}: old wording of a negative remainder"
+        );
+    }
+}
+
+#[test]
+fn reconciliation_adds_up_on_every_fixture_and_corpus_dump() {
+    let mut files: Vec<PathBuf> = rdbscope_testwriter::dumps::fixtures();
+    files.extend(corpus_dumps().into_iter().map(|(d, _)| d));
+    assert!(files.len() >= 15);
+    for f in &files {
+        check_reconciliation(f, &[]);
+    }
+    // Filtered and multi-file runs keep their arithmetic too.
+    check_reconciliation(&fixture("mixed.rdb"), &["--match", "user:*"]);
+}
+
+#[test]
+fn reconciliation_filtered_is_not_compared() {
+    let out = rdbscope()
+        .arg("analyze")
+        .arg(fixture("mixed.rdb"))
+        .args(["--match", "user:*", "--json", "-"])
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["reconciliation"]["covers"], "selected keys");
+    assert!(r["reconciliation"]["remainder"].is_null());
+}
