@@ -91,7 +91,8 @@ pub struct NamedResult {
 pub struct Report {
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
-    /// False when a file could not be read to its end or failed its checksum.
+    /// False when a file could not be read to its end (a checksum mismatch alone leaves it
+    /// true: `files[].checksum` says `mismatch`).
     pub complete: bool,
     /// Per file: size, keys, memory, share, damage.
     pub files: Vec<FileRow>,
@@ -132,10 +133,15 @@ pub struct FileRow {
     pub memory: u64,
     /// Share of all files' key memory, percent.
     pub memory_pct: f64,
-    /// Read to the end with a good (or absent) checksum.
+    /// Every record was read to the end of the file (a checksum mismatch does not make a
+    /// file incomplete: see `checksum`).
     pub complete: bool,
     /// Where and why reading stopped.
     pub damage: Option<DamageOut>,
+    /// The CRC-64: `ok`, `mismatch` (every record was read, but some value may be wrong),
+    /// `disabled` (saved with `rdbchecksum no`), `not checked` (`--no-checksum`, or an RDB
+    /// version without one), `not reached` (reading stopped at damage first).
+    pub checksum: &'static str,
     /// Stored and computed CRC-64 when they differ.
     pub checksum_mismatch: Option<[String; 2]>,
 }
@@ -755,8 +761,15 @@ pub fn build(mut files: Vec<NamedResult>, opts: &ReportOptions) -> Report {
     for f in files {
         let fr = f.result;
         let mismatch = fr.summary.checksum_mismatch();
-        let ok = fr.damage.is_none() && mismatch.is_none();
+        let ok = fr.damage.is_none();
         complete &= ok;
+        let checksum = match (&fr.damage, fr.summary.checksum) {
+            (Some(_), _) => "not reached",
+            (None, Some(_)) if mismatch.is_some() => "mismatch",
+            (None, Some(_)) => "ok",
+            (None, None) if fr.summary.checksum_disabled => "disabled",
+            (None, None) => "not checked",
+        };
         // The file's own aggregate: its totals are the file's.
         let stats = fr.aggregate.totals.all;
         file_rows.push(FileRow {
@@ -771,6 +784,7 @@ pub fn build(mut files: Vec<NamedResult>, opts: &ReportOptions) -> Report {
                 message: d.message.clone(),
                 unread_bytes: d.unread,
             }),
+            checksum,
             checksum_mismatch: mismatch
                 .map(|(s, c)| [format!("0x{s:016x}"), format!("0x{c:016x}")]),
         });

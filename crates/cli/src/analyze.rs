@@ -252,7 +252,10 @@ pub fn run(args: &Args) -> Result<Exit> {
             filtered,
         },
     );
-    write_outputs(args, &report)?;
+    // A file of which not even the header could be read gets its one line on standard
+    // error, not an empty summary.
+    let nothing_read = report.snapshot.iter().all(|s| s.rdb_version.is_none());
+    write_outputs(args, &report, !nothing_read)?;
     for f in &report.files {
         if let Some(d) = &f.damage {
             match d.unread_bytes {
@@ -267,14 +270,15 @@ pub fn run(args: &Args) -> Result<Exit> {
             );
         }
     }
-    Ok(if report.complete {
+    let mismatch = report.files.iter().any(|f| f.checksum_mismatch.is_some());
+    Ok(if report.complete && !mismatch {
         Exit::Ok
     } else {
         Exit::Damaged
     })
 }
 
-fn write_outputs(args: &Args, report: &Report) -> Result<()> {
+fn write_outputs(args: &Args, report: &Report, summary: bool) -> Result<()> {
     let json_to_stdout = args.json.as_deref() == Some("-");
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(report).context("cannot encode the report")?;
@@ -291,7 +295,7 @@ fn write_outputs(args: &Args, report: &Report) -> Result<()> {
     if let Some(dir) = &args.csv_dir {
         crate::report_csv::write_dir(dir, report)?;
     }
-    if !json_to_stdout {
+    if !json_to_stdout && summary {
         let color = match args.color {
             ColorArg::Always => true,
             ColorArg::Never => false,

@@ -143,9 +143,12 @@ pub fn open(path: &str, no_mmap: bool) -> Result<Input> {
     }
     let name = p.display().to_string();
     let mut file = File::open(&p).with_context(|| format!("{name}: cannot open for reading"))?;
-    let mut head = [0u8; 4];
+    let mut head = [0u8; crate::sniff::HEAD];
     let n = read_up_to(&mut file, &mut head).with_context(|| format!("{name}: cannot read"))?;
-    if head.get(..3) == Some(b"VCS") || head.get(..n) == Some(&LZ4_MAGIC[..]) {
+    if let Some(why) = crate::sniff::wrong_file(&head[..n]) {
+        bail!("{name}: {why}");
+    }
+    if head.get(..3) == Some(b"VCS") || (n >= 4 && head[..4] == LZ4_MAGIC) {
         let file = File::open(&p).with_context(|| format!("{name}: cannot open for reading"))?;
         return sniff_stream(name, Box::new(BufReader::new(file)), container);
     }
@@ -206,15 +209,23 @@ fn sniff_stream(
     mut r: Box<dyn Read + Send>,
     container: &'static str,
 ) -> Result<Input> {
-    let mut head = [0u8; 7];
+    let mut head = [0u8; crate::sniff::HEAD];
     let n = read_up_to(&mut r, &mut head).with_context(|| format!("{name}: cannot read"))?;
     let head = head[..n].to_vec();
+    if let Some(why) = crate::sniff::wrong_file(&head) {
+        bail!("{name}: {why}");
+    }
     if head.starts_with(b"VCS") {
         // Valkey 9.2 `rdbcompression lz4`: "VCS", version 1, codec 1 (LZ4), reserved 0,
         // stream kind 1 (RDB), then one LZ4 frame holding a plain RDB.
         if n < 7 {
             bail!("{name}: offset {n}: expected a 7-byte VCS envelope header, the input ended");
         }
+        let r = Prefixed {
+            head: head.get(7..).unwrap_or(&[]).to_vec(),
+            pos: 0,
+            rest: r,
+        };
         if head[3] != 1 {
             bail!(
                 "{name}: offset 3: expected VCS envelope version 1, found {}",

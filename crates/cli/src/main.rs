@@ -8,6 +8,7 @@ mod input;
 mod keys;
 mod render;
 mod report_csv;
+mod sniff;
 mod verify;
 
 use clap::{Parser, Subcommand};

@@ -307,7 +307,13 @@ pub fn summary(r: &Report, top: usize, color: bool) -> String {
         },
     };
     let title = o.paint("1", "rdbscope analyze");
-    let status = if r.complete {
+    let mismatch = r.files.iter().any(|f| f.checksum_mismatch.is_some());
+    let status = if r.complete && mismatch {
+        o.paint(
+            "1;33",
+            "  CHECKSUM MISMATCH: all records were read; some value may be wrong",
+        )
+    } else if r.complete {
         String::new()
     } else {
         o.paint(
@@ -379,7 +385,11 @@ pub fn summary(r: &Report, top: usize, color: bool) -> String {
                 count(f.keys),
                 bytes(f.memory),
                 f.memory_pct,
-                if f.complete { "" } else { "  DAMAGED" }
+                match (f.complete, f.checksum) {
+                    (false, _) => "  DAMAGED",
+                    (true, "mismatch") => "  CHECKSUM",
+                    _ => "",
+                }
             ));
         }
     }

@@ -158,6 +158,8 @@ pub fn write_dir(dir: &Path, r: &Report) -> Result<()> {
         "memory_pct",
         "complete",
         "damage",
+        "checksum",
+        "checksum_mismatch",
     ])?;
     for f in &r.files {
         w.write_record([
@@ -170,6 +172,10 @@ pub fn write_dir(dir: &Path, r: &Report) -> Result<()> {
             f.damage
                 .as_ref()
                 .map_or_else(String::new, |d| d.message.clone()),
+            f.checksum.to_string(),
+            f.checksum_mismatch
+                .as_ref()
+                .map_or_else(String::new, |[s, c]| format!("file {s}, contents {c}")),
         ])?;
     }
     w.flush()?;

@@ -150,9 +150,17 @@ pub fn run(args: &Args) -> Result<Exit> {
         } else if let Some((stored, computed)) = s.checksum {
             if stored == computed {
                 writeln!(out, "checksum: ok (0x{stored:016x})")?;
+            } else {
+                writeln!(
+                    out,
+                    "checksum: mismatch: file says 0x{stored:016x}, contents give 0x{computed:016x} \
+                     (all records were read; some value may be wrong)"
+                )?;
             }
         } else if outcome.damage.is_none() {
             writeln!(out, "checksum: not checked")?;
+        } else {
+            writeln!(out, "checksum: not reached (reading stopped at the damage)")?;
         }
         if s.trailing_bytes > 0 {
             let resp = s.trailing_head.first() == Some(&b'*');
@@ -189,6 +197,12 @@ pub fn run(args: &Args) -> Result<Exit> {
                 worst = worst.max(Exit::Damaged);
             }
             None => writeln!(out, "result: valid")?,
+            Some(d) if s.checksum_mismatch().is_some() => {
+                writeln!(out, "result: checksum mismatch")?;
+                out.flush()?;
+                eprintln!("{name}: {d} (all records were read; some value may be wrong)");
+                worst = worst.max(Exit::Damaged);
+            }
             Some(d) => {
                 writeln!(out, "result: damaged")?;
                 out.flush()?;

@@ -1186,7 +1186,8 @@ fn analyze_csv_dir_agrees_with_json() {
     let expected = [
         (
             "files.csv",
-            "name bytes keys memory memory_pct complete damage".to_string(),
+            "name bytes keys memory memory_pct complete damage checksum checksum_mismatch"
+                .to_string(),
         ),
         ("by_db.csv", share_cols.to_string()),
         ("by_type.csv", share_cols.to_string()),
@@ -1664,7 +1665,7 @@ fn analyze_damaged_input_gives_a_partial_report_and_exit_3() {
     assert_eq!(r["files"][0]["complete"], false);
     assert_eq!(r["files"][1]["complete"], true);
     assert!(r["files"][1]["damage"].is_null());
-    // A bad CRC is damage too, unless --no-checksum.
+    // A bad CRC is damage too (exit 3), unless --no-checksum; every record was still read.
     let mut bad = data.clone();
     let n = bad.len();
     bad[n - 1] ^= 0x55;
@@ -1681,7 +1682,8 @@ fn analyze_damaged_input_gives_a_partial_report_and_exit_3() {
     let out = run(&[]);
     assert_eq!(out.status.code(), Some(3));
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(r["complete"], false);
+    assert_eq!(r["complete"], true);
+    assert_eq!(r["files"][0]["checksum"], "mismatch");
     assert_eq!(arr(&r["files"][0]["checksum_mismatch"]).len(), 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("checksum mismatch"));
     let out = run(&["--no-checksum"]);

@@ -235,3 +235,127 @@ fn reconciliation_filtered_is_not_compared() {
     assert_eq!(r["reconciliation"]["covers"], "selected keys");
     assert!(r["reconciliation"]["remainder"].is_null());
 }
+
+/// One flipped byte inside a string value: framing intact, every record read.
+#[test]
+fn checksum_mismatch_with_every_record_read_is_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut data = std::fs::read(fixture("mixed.rdb")).unwrap();
+    let out = rdbscope()
+        .args(["keys", "--format", "jsonl"])
+        .arg(fixture("mixed.rdb"))
+        .output()
+        .unwrap();
+    let row: Value = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|r| r["encoding"] == "raw" && r["largest_element"].as_u64().unwrap() > 40)
+        .unwrap();
+    let at = (row["offset"].as_u64().unwrap() + row["size"].as_u64().unwrap() - 3) as usize;
+    data[at] ^= 0x01;
+    let p = dir.path().join("flipped.rdb");
+    std::fs::write(&p, &data).unwrap();
+
+    let out = rdbscope()
+        .arg("analyze")
+        .arg(&p)
+        .args(["--color", "never", "--json"])
+        .arg(dir.path().join("r.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
+    assert_eq!(r["complete"], true);
+    assert_eq!(r["files"][0]["complete"], true);
+    assert_eq!(r["files"][0]["checksum"], "mismatch");
+    assert_eq!(
+        r["files"][0]["checksum_mismatch"].as_array().unwrap().len(),
+        2
+    );
+    assert!(r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["id"] == "checksum-mismatch"));
+    assert!(!r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["id"] == "incomplete-input"));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let json = std::fs::read_to_string(dir.path().join("r.json")).unwrap();
+    for (what, text) in [("stdout", &stdout), ("stderr", &stderr), ("json", &json)] {
+        assert!(!text.contains("missing"), "{what}: {text}");
+        assert!(!text.contains("PARTIAL"), "{what}: {text}");
+    }
+    assert!(stdout.contains("all records were read"), "{stdout}");
+    assert!(stderr.contains("checksum mismatch"), "{stderr}");
+
+    let out = rdbscope().arg("verify").arg(&p).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.lines().any(|l| l.starts_with("checksum: mismatch")),
+        "{text}"
+    );
+}
+
+/// Files that are not dumps: one line naming what they look like, exit 1, no report.
+#[test]
+fn wrong_files_get_one_line_and_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let gz = {
+        let mut c = std::process::Command::new("gzip");
+        c.arg("-c").arg(fixture("mixed.rdb"));
+        c.output()
+            .map(|o| o.stdout)
+            .unwrap_or_else(|_| vec![0x1f, 0x8b, 8, 0, 0])
+    };
+    let cases: [(&str, Vec<u8>, &str); 3] = [
+        (
+            "info.txt",
+            b"# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\n".to_vec(),
+            "INFO",
+        ),
+        ("dump.rdb.gz", gz, "gzip"),
+        (
+            "junk.bin",
+            vec![0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3, 4],
+            "de ad be ef",
+        ),
+    ];
+    for (name, bytes, says) in cases {
+        let p = dir.path().join(name);
+        std::fs::write(&p, &bytes).unwrap();
+        for cmd in ["analyze", "verify", "keys"] {
+            let out = rdbscope().arg(cmd).arg(&p).output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{cmd} {name}: {err}");
+            assert!(
+                err.contains(says) && err.contains(name),
+                "{cmd} {name}: {err}"
+            );
+            assert_eq!(err.lines().count(), 1, "{cmd} {name}: {err}");
+            assert!(out.stdout.is_empty(), "{cmd} {name}");
+        }
+    }
+    // An empty file or a dump cut inside its header is damaged, not wrong: exit 3, one
+    // line, no empty summary.
+    for (name, bytes) in [("cut.rdb", &b"REDIS00"[..]), ("empty.rdb", &b""[..])] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        let out = rdbscope().arg("analyze").arg(&p).output().unwrap();
+        assert_eq!(out.status.code(), Some(3));
+        assert!(
+            out.stdout.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(": offset "), "{err}");
+    }
+}
