@@ -34,6 +34,7 @@ fn analyze(data: &[u8], pool: &rayon::ThreadPool, streamed: bool) -> u64 {
             name: "dump.rdb".into(),
             bytes: Some(data.len() as u64),
             result,
+            allocator: None,
         }],
         &ReportOptions::default(),
     );

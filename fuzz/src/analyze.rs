@@ -139,6 +139,7 @@ pub fn analyze(data: &[u8]) {
             name: "fuzz.rdb".into(),
             bytes: Some(len),
             result,
+            allocator: None,
         }],
         &ReportOptions {
             rows: 8,

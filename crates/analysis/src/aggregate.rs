@@ -416,6 +416,8 @@ pub struct Aggregate {
     pub dropped_at_load: Stats,
     /// The `used_memory` prediction's accumulator.
     pub used: UsedMemory,
+    /// Sampled keys' cost under every allocator, when the allocator is to be inferred.
+    pub alloc_sample: crate::alloc_infer::AllocatorSample,
     /// Row caches of `patterns` and each prefix level, in that order: keys often share
     /// these rows, and a byte comparison is cheaper than a hash-table lookup.
     caches: Vec<RowCache>,
@@ -593,6 +595,37 @@ pub struct FileScope {
     pub expired_cutoff_ms: Option<i64>,
     /// The loading server of `model`, built once rather than per key.
     server: Option<LoadingServer>,
+    /// Whether to price a sample of keys under every allocator (the allocator is to be
+    /// inferred: [`crate::alloc_infer`]).
+    sample_allocators: bool,
+}
+
+/// A key's cost (`MEMORY USAGE` plus what it allocates beyond it) under each allocator of
+/// [`crate::alloc_infer::ALLOCATORS`]; `est` is its estimate under `server`'s.
+fn allocator_costs(
+    server: &LoadingServer,
+    k: &KeyRecord<'_>,
+    est: &KeyEstimate,
+    scratch: &mut Scratch,
+) -> Option<[i64; 3]> {
+    let mut out = [0i64; 3];
+    for (c, a) in out.iter_mut().zip(crate::alloc_infer::ALLOCATORS) {
+        let alt = LoadingServer {
+            model: Model {
+                allocator: a,
+                ..server.model
+            },
+            ..*server
+        };
+        let e = if a == server.model.allocator {
+            *est
+        } else {
+            alt.model.estimate_memory(k, scratch).ok()?
+        };
+        let adjust = crate::used_memory::allocation_adjust(&alt, k, &e, scratch).ok()?;
+        *c = e.memory as i64 + adjust;
+    }
+    Some(out)
 }
 
 impl FileScope {
@@ -609,6 +642,16 @@ impl FileScope {
             ctime_ms,
             expired_cutoff_ms,
             server: model.map(LoadingServer::new),
+            sample_allocators: false,
+        }
+    }
+
+    /// Prices a sample of keys under every allocator, so that [`crate::alloc_infer`] can
+    /// tell which one explains the dump's `used-mem`.
+    pub fn sampling_allocators(self, yes: bool) -> Self {
+        FileScope {
+            sample_allocators: yes,
+            ..self
         }
     }
 }
@@ -648,6 +691,7 @@ impl Aggregate {
             anomaly_list: TopK::new(100),
             dropped_at_load: Stats::default(),
             used: UsedMemory::for_file(file),
+            alloc_sample: Default::default(),
             caches: vec![RowCache::default(); config.depth + 1],
             db_row: DbRow::default(),
         }
@@ -840,6 +884,13 @@ impl Aggregate {
             } else {
                 self.key_overhead += server.key_overhead(k.expire_ms.is_some());
                 let _ = self.used.add_key(server, k, &e, scratch);
+                if scope.sample_allocators {
+                    if let Some(at) = crate::alloc_infer::sampled(k.offset) {
+                        if let Some(cost) = allocator_costs(server, k, &e, scratch) {
+                            self.alloc_sample.add(at, cost);
+                        }
+                    }
+                }
             }
         }
     }
@@ -931,6 +982,7 @@ impl Aggregate {
         self.totals.merge(&o.totals);
         self.estimated += o.estimated;
         self.key_overhead += o.key_overhead;
+        self.alloc_sample.merge(&o.alloc_sample);
         self.by_db.merge(o.by_db);
         for (mine, theirs) in self.by_encoding.iter_mut().zip(&o.by_encoding) {
             for (a, b) in mine.iter_mut().zip(theirs) {

@@ -7,24 +7,16 @@ use crate::model::{Model, ServerLine, Thresholds};
 use rdbscope_parser::{Header, Record};
 
 /// How to pick the memory model of each file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ModelChoice {
     /// A line forced by the user (`--model`); `None` detects the writer's line.
     pub forced: Option<ServerLine>,
-    /// Allocator of the loading server.
-    pub allocator: Allocator,
+    /// Allocator of the loading server; `None`: the packaging default of the file's version
+    /// ([`crate::alloc_infer::packaging_default`]), with a sample of keys priced under every
+    /// allocator so that `analyze` can infer it from `used-mem`.
+    pub allocator: Option<Allocator>,
     /// Settings of the loading server.
     pub settings: Thresholds,
-}
-
-impl Default for ModelChoice {
-    fn default() -> Self {
-        ModelChoice {
-            forced: None,
-            allocator: Allocator::Jemalloc,
-            settings: Thresholds::default(),
-        }
-    }
 }
 
 /// Per-file state read from the records before the keys: versions and snapshot time.
@@ -120,7 +112,12 @@ impl FileContext {
         let m = self.line(choice).map(|line| {
             Model::with_settings(
                 line,
-                choice.allocator,
+                choice.allocator.unwrap_or_else(|| {
+                    crate::alloc_infer::packaging_default(
+                        self.redis_ver.as_deref(),
+                        self.valkey_ver.as_deref(),
+                    )
+                }),
                 choice.settings,
                 self.expired_cutoff_ms(),
             )

@@ -11,6 +11,7 @@
 
 pub mod aggregate;
 pub mod alloc;
+pub mod alloc_infer;
 pub mod capped;
 pub mod context;
 pub mod filter;

@@ -454,6 +454,7 @@ fn scope_for(ctx: &mut FileContext, job: &Job<'_>, file: u32) -> FileScope {
         ctx.ctime_s().map(|s| s.saturating_mul(1000)),
         ctx.expired_cutoff_ms(),
     )
+    .sampling_allocators(job.choice.allocator.is_none())
 }
 
 /// Adds a key if it passes the filter.

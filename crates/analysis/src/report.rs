@@ -84,6 +84,8 @@ pub struct NamedResult {
     pub bytes: Option<u64>,
     /// The analysis.
     pub result: FileResult,
+    /// How its allocator was chosen ([`crate::alloc_infer::infer`]).
+    pub allocator: Option<crate::alloc_infer::Verdict>,
 }
 
 /// The whole report.
@@ -174,6 +176,9 @@ pub struct Snapshot {
     pub model: Option<String>,
     /// Allocator of the model.
     pub allocator: Option<String>,
+    /// How the allocator was chosen: `given`, `inferred` (with the evidence and every
+    /// allocator's prediction) or `assumed`.
+    pub allocator_choice: Option<crate::alloc_infer::Verdict>,
     /// Snapshot time (`ctime`), Unix seconds.
     pub ctime: Option<i64>,
     /// `used-mem` at save.
@@ -693,7 +698,8 @@ fn snapshot(name: &str, fr: &FileResult) -> Snapshot {
         model: fr.model.map(|m| m.line.name().to_string()),
         allocator: fr
             .model
-            .map(|m| format!("{:?}", m.allocator).to_lowercase()),
+            .map(|m| crate::alloc_infer::name(m.allocator).to_string()),
+        allocator_choice: None,
         ctime: fr.context.ctime_s(),
         used_mem: aux(fr, "used-mem").and_then(|v| v.trim().parse().ok()),
         replication: ["repl-id", "repl-offset", "repl-stream-db"]
@@ -788,7 +794,8 @@ pub fn build(mut files: Vec<NamedResult>, opts: &ReportOptions) -> Report {
             checksum_mismatch: mismatch
                 .map(|(s, c)| [format!("0x{s:016x}"), format!("0x{c:016x}")]),
         });
-        let snap = snapshot(&f.name, &fr);
+        let mut snap = snapshot(&f.name, &fr);
+        snap.allocator_choice = f.allocator.clone();
         // A sum over only some files would compare part of used-mem with every key.
         used_mem = used_mem.zip(snap.used_mem).map(|(a, b)| a + b);
         if let Some(m) = fr.model {

@@ -45,6 +45,7 @@ fn report(data: &[u8]) -> Result<Report, String> {
                 name: "cut.rdb".into(),
                 bytes: Some(data.len() as u64),
                 result,
+                allocator: None,
             }],
             &ReportOptions::default(),
         )

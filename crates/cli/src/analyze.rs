@@ -212,6 +212,8 @@ pub fn run(args: &Args) -> Result<Exit> {
         progress: &bar,
         split_min: rdbscope_analysis::pipeline::SPLIT_MIN,
     };
+    let filtered = !args.filter.is_empty();
+    let given = job.choice.allocator.is_some();
     let results: Vec<NamedResult> = pool.install(|| {
         inputs
             .into_par_iter()
@@ -219,23 +221,44 @@ pub fn run(args: &Args) -> Result<Exit> {
             .map(|(i, inp)| {
                 let id = u32::try_from(i).unwrap_or(u32::MAX);
                 let name = inp.name.clone();
-                let (bytes, result) = match inp.source {
-                    input::Source::Whole(b) => {
-                        (Some(b.len() as u64), analyze_slice(&b, id, &job, &b))
-                    }
-                    input::Source::Stream(r) => {
-                        let mut result = analyze_reader(ReadAhead::spawn(r), id, &job);
-                        // A streamed plain file (`--no-mmap`) knows its length up front.
-                        if let (Some(d), Some(len)) = (&mut result.damage, inp.len) {
-                            d.unread = d.unread.or(Some(len.saturating_sub(d.offset)));
+                let reopen = inp.reopen.clone();
+                let (bytes, mut result) = analyze_input(inp, id, &job);
+                let verdict = rdbscope_analysis::alloc_infer::infer(&result, given, filtered);
+                // The keys were sized with the packaging default: when used-mem points at
+                // another allocator, size them again with it (a file can be read twice,
+                // standard input cannot: its report keeps the default and says so).
+                let mut verdict = verdict;
+                if let (Some(v), Some(m)) = (&mut verdict, result.model) {
+                    if v.allocator != m.allocator {
+                        match reopen.as_deref().map(|p| input::open(p, args.input.no_mmap)) {
+                            Some(Ok(again)) => {
+                                let job = Job {
+                                    choice: rdbscope_analysis::context::ModelChoice {
+                                        allocator: Some(v.allocator),
+                                        ..job.choice
+                                    },
+                                    ..job
+                                };
+                                result = analyze_input(again, id, &job).1;
+                            }
+                            _ => {
+                                v.evidence = format!(
+                                    "{}; sized with {} all the same (the input cannot be read twice): \
+                                     pass --allocator {}",
+                                    v.evidence,
+                                    rdbscope_analysis::alloc_infer::name(m.allocator),
+                                    rdbscope_analysis::alloc_infer::name(v.allocator)
+                                );
+                                v.allocator = m.allocator;
+                            }
                         }
-                        (inp.len, result)
                     }
-                };
+                }
                 NamedResult {
                     name,
                     bytes,
                     result,
+                    allocator: verdict,
                 }
             })
             .collect()
@@ -243,7 +266,6 @@ pub fn run(args: &Args) -> Result<Exit> {
     if let Some(b) = &bar.0 {
         b.finish_and_clear();
     }
-    let filtered = !args.filter.is_empty();
     let report = report::build(
         results,
         &ReportOptions {
@@ -276,6 +298,25 @@ pub fn run(args: &Args) -> Result<Exit> {
     } else {
         Exit::Damaged
     })
+}
+
+/// Analyses one opened input: its size (when known) and its result.
+fn analyze_input(
+    inp: input::Input,
+    id: u32,
+    job: &Job<'_>,
+) -> (Option<u64>, rdbscope_analysis::pipeline::FileResult) {
+    match inp.source {
+        input::Source::Whole(b) => (Some(b.len() as u64), analyze_slice(&b, id, job, &b)),
+        input::Source::Stream(r) => {
+            let mut result = analyze_reader(ReadAhead::spawn(r), id, job);
+            // A streamed plain file (`--no-mmap`) knows its length up front.
+            if let (Some(d), Some(len)) = (&mut result.damage, inp.len) {
+                d.unread = d.unread.or(Some(len.saturating_sub(d.offset)));
+            }
+            (inp.len, result)
+        }
+    }
 }
 
 fn write_outputs(args: &Args, report: &Report, summary: bool) -> Result<()> {

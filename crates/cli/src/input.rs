@@ -72,6 +72,8 @@ pub struct Input {
     /// Bytes of the RDB stream when known before reading (plain files): lets a streamed
     /// file's partial report say how many bytes were left unread.
     pub len: Option<u64>,
+    /// The path to open it again with (`None` for standard input).
+    pub reopen: Option<String>,
 }
 
 const LZ4_MAGIC: [u8; 4] = [0x04, 0x22, 0x4D, 0x18];
@@ -150,7 +152,9 @@ pub fn open(path: &str, no_mmap: bool) -> Result<Input> {
     }
     if head.get(..3) == Some(b"VCS") || (n >= 4 && head[..4] == LZ4_MAGIC) {
         let file = File::open(&p).with_context(|| format!("{name}: cannot open for reading"))?;
-        return sniff_stream(name, Box::new(BufReader::new(file)), container);
+        let mut i = sniff_stream(name, Box::new(BufReader::new(file)), container)?;
+        i.reopen = Some(path.to_string());
+        return Ok(i);
     }
     let len = file.metadata().ok().map(|m| m.len());
     let source = if no_mmap {
@@ -170,6 +174,7 @@ pub fn open(path: &str, no_mmap: bool) -> Result<Input> {
         container,
         source,
         len,
+        reopen: Some(path.to_string()),
     })
 }
 
@@ -247,6 +252,7 @@ fn sniff_stream(
             container: "vcs",
             source: Source::Stream(Box::new(dec)),
             len: None,
+            reopen: None,
         });
     }
     let r = Prefixed {
@@ -261,6 +267,7 @@ fn sniff_stream(
             container: "lz4",
             source: Source::Stream(Box::new(dec)),
             len: None,
+            reopen: None,
         });
     }
     Ok(Input {
@@ -268,5 +275,6 @@ fn sniff_stream(
         container,
         source: Source::Stream(Box::new(r)),
         len: None,
+        reopen: None,
     })
 }

@@ -147,9 +147,12 @@ pub struct ModelArgs {
     /// default: the line that wrote the file (`redis-ver` / `valkey-ver` AUX).
     #[arg(long)]
     model: Option<String>,
-    /// Allocator of the loading server.
-    #[arg(long, value_enum, default_value_t = AllocatorArg::Jemalloc)]
-    allocator: AllocatorArg,
+    /// Allocator of the loading server. Default: `analyze` infers it from the dump's
+    /// `used-mem` and says so on the Snapshot line; `keys` takes the packaging default of the
+    /// file's version (jemalloc-16 for the versions Debian and Ubuntu ship, jemalloc
+    /// otherwise).
+    #[arg(long, value_enum)]
+    allocator: Option<AllocatorArg>,
     /// A setting of the loading server, `name=value` (repeatable): the encoding thresholds
     /// (`hash-max-listpack-entries`, `list-max-listpack-size`, …), `list-compress-depth`,
     /// `maxmemory`, `maxmemory-policy`, `cluster-enabled`.
@@ -193,7 +196,7 @@ impl ModelArgs {
         }
         Ok(ModelChoice {
             forced,
-            allocator: self.allocator.into(),
+            allocator: self.allocator.map(Into::into),
             settings,
         })
     }

@@ -1,5 +1,6 @@
 //! The terminal summary of `analyze`: fits 100 columns, colour only when asked.
 
+use rdbscope_analysis::alloc_infer::Source;
 use rdbscope_analysis::report::{
     human_bytes as bytes, Bucket, KeyOut, Reconciliation, Report, Row, Severity, Share, Table,
 };
@@ -325,8 +326,13 @@ pub fn summary(r: &Report, top: usize, color: bool) -> String {
 
     o.heading("Snapshot");
     for s in &r.snapshot {
+        let how = s.allocator_choice.as_ref().map_or("", |c| match c.source {
+            Source::Given => "given",
+            Source::Inferred => "inferred",
+            Source::Assumed => "assumed",
+        });
         o.line(&format!(
-            "  {}: {} RDB {} {} {}, model {} ({})",
+            "  {}: {} RDB {} {} {}, model {}, allocator {}{}",
             s.file,
             s.magic,
             s.rdb_version.map_or_else(|| "?".into(), |v| v.to_string()),
@@ -334,7 +340,24 @@ pub fn summary(r: &Report, top: usize, color: bool) -> String {
             s.server_version.as_deref().unwrap_or(""),
             s.model.as_deref().unwrap_or("none"),
             s.allocator.as_deref().unwrap_or("-"),
+            if how.is_empty() || how == "given" {
+                String::new()
+            } else {
+                format!(" ({how})")
+            },
         ));
+        if let Some(c) = s
+            .allocator_choice
+            .as_ref()
+            .filter(|c| c.source != Source::Given)
+        {
+            for (n, l) in wrap(&format!("allocator {how}: {}", c.evidence), WIDTH - 8)
+                .iter()
+                .enumerate()
+            {
+                o.line(&format!("    {}{l}", if n == 0 { "" } else { "  " }));
+            }
+        }
         let mut extra = Vec::new();
         // The snapshot time on the second line: the first may already be long (paths).
         extra.push(format!(

@@ -359,3 +359,105 @@ fn wrong_files_get_one_line_and_exit_1() {
         assert!(err.contains(": offset "), "{err}");
     }
 }
+
+/// Without `--allocator`, the allocator chosen is the one that built each corpus server
+/// (its manifest's): jemalloc-16 for Debian's 7.0.15 package, jemalloc for the others.
+#[test]
+fn allocator_inferred_equals_the_manifest_on_every_corpus_folder() {
+    let dumps = corpus_dumps();
+    for (dump, manifest) in &dumps {
+        let out = rdbscope()
+            .arg("analyze")
+            .arg(dump)
+            .args(["--json", "-"])
+            .output()
+            .unwrap();
+        let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let s = &r["snapshot"][0];
+        assert_eq!(
+            s["allocator"],
+            manifest["allocator"],
+            "{}: {}",
+            dump.display(),
+            s["allocator_choice"]
+        );
+        let source = s["allocator_choice"]["source"].as_str().unwrap();
+        assert!(matches!(source, "inferred" | "assumed"), "{source}");
+        assert!(!s["allocator_choice"]["evidence"]
+            .as_str()
+            .unwrap()
+            .is_empty());
+    }
+    // Given, it is used as it is and said to be given.
+    let out = rdbscope()
+        .arg("analyze")
+        .arg(fixture("mixed.rdb"))
+        .args(["--allocator", "libc", "--json", "-"])
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["snapshot"][0]["allocator"], "libc");
+    assert_eq!(r["snapshot"][0]["allocator_choice"]["source"], "given");
+}
+
+/// The `used-mem` AUX of a dump set to `value` (Redis writes it as a 32-bit integer).
+fn with_used_mem(dump: &[u8], value: u32) -> Vec<u8> {
+    let at = dump
+        .windows(11)
+        .position(|w| w.starts_with(b"\x08used-mem\xc2"))
+        .expect("used-mem AUX as int32");
+    let mut d = dump.to_vec();
+    d[at + 10..at + 14].copy_from_slice(&value.to_le_bytes());
+    d
+}
+
+/// Strong evidence against the packaging default: the keys are sized again with the
+/// allocator it points at (a file can be read twice); standard input keeps the default and
+/// says which `--allocator` to pass.
+#[test]
+fn allocator_evidence_against_the_default_sizes_keys_again() {
+    let Some(c) = corpus() else { return };
+    let dump = std::fs::read(c.join("redis-7.0.15/dump.rdb")).unwrap();
+    let json = |args: &[&str], stdin: Option<&[u8]>| {
+        let mut cmd = rdbscope();
+        cmd.arg("analyze")
+            .args(args)
+            .args(["--no-checksum", "--json", "-"]);
+        if let Some(b) = stdin {
+            cmd.write_stdin(b.to_vec());
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("upstream-7.0.15.rdb");
+    std::fs::write(&p, &dump).unwrap();
+    let ps = p.to_str().unwrap();
+    let given = json(&[ps, "--allocator", "jemalloc"], None);
+    // As if an upstream build wrote it: used-mem exactly the jemalloc prediction.
+    let jemalloc = given["reconciliation"]["predicted"]["used_memory"]
+        .as_u64()
+        .unwrap();
+    let patched = with_used_mem(&dump, u32::try_from(jemalloc).unwrap());
+    std::fs::write(&p, &patched).unwrap();
+    let given = json(&[ps, "--allocator", "jemalloc"], None);
+    let inferred = json(&[ps], None);
+    let s = &inferred["snapshot"][0];
+    assert_eq!(s["allocator"], "jemalloc", "{}", s["allocator_choice"]);
+    assert_eq!(s["allocator_choice"]["source"], "inferred");
+    // Sized again: every figure is the given run's.
+    assert_eq!(inferred["totals"], given["totals"]);
+    assert_eq!(inferred["reconciliation"], given["reconciliation"]);
+    // Standard input cannot be read twice: the default stays, and the evidence says so.
+    let piped = json(&["-"], Some(&patched));
+    let s = &piped["snapshot"][0];
+    assert_eq!(s["allocator"], "jemalloc-16");
+    let ev = s["allocator_choice"]["evidence"].as_str().unwrap();
+    assert!(ev.contains("--allocator jemalloc"), "{ev}");
+}

@@ -62,6 +62,7 @@ pub fn analyze_with(
             name: "dump.rdb".into(),
             bytes: Some(data.len() as u64),
             result,
+            allocator: None,
         }],
         &ReportOptions {
             rows,
