@@ -304,6 +304,33 @@ impl Thresholds {
         Ok(true)
     }
 
+    /// Every setting with its value, as a config file writes them.
+    pub fn entries(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("hash-max-listpack-entries", self.hash_entries.to_string()),
+            ("hash-max-listpack-value", self.hash_value.to_string()),
+            (
+                "set-max-intset-entries",
+                self.set_intset_entries.to_string(),
+            ),
+            ("set-max-listpack-entries", self.set_entries.to_string()),
+            ("set-max-listpack-value", self.set_value.to_string()),
+            ("zset-max-listpack-entries", self.zset_entries.to_string()),
+            ("zset-max-listpack-value", self.zset_value.to_string()),
+            ("list-max-listpack-size", self.list_size.to_string()),
+            ("list-compress-depth", self.list_compress_depth.to_string()),
+            ("maxmemory", self.maxmemory.to_string()),
+            (
+                "maxmemory-policy",
+                self.maxmemory_policy.as_str().to_string(),
+            ),
+            (
+                "cluster-enabled",
+                if self.cluster_enabled { "yes" } else { "no" }.to_string(),
+            ),
+        ]
+    }
+
     /// Applies the settings of a `redis.conf` / `valkey.conf` text (`name value` lines).
     ///
     /// # Errors

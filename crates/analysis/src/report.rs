@@ -54,8 +54,32 @@ impl Default for FindingThresholds {
     }
 }
 
+/// One setting the run applied, with where its value came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Setting {
+    /// Name, as its option or config file spells it.
+    pub name: String,
+    /// Value.
+    pub value: String,
+    /// `default`, `--config`, `--redis-conf FILE`, `command line`, `file`.
+    pub from: String,
+}
+
+/// Headroom of a loading server under `maxmemory`.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Headroom {
+    /// `maxmemory` in bytes.
+    pub maxmemory: u64,
+    /// `maxmemory-policy`.
+    pub policy: String,
+    /// The file's predicted `used_memory`.
+    pub predicted_used_memory: u64,
+    /// What is left, percent of `maxmemory` (negative: over it).
+    pub left_pct: f64,
+}
+
 /// Sizes of the printed sections.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ReportOptions {
     /// Rows of each prefix level and of the pattern table (the rest go to `(other)`).
     pub rows: usize,
@@ -63,6 +87,9 @@ pub struct ReportOptions {
     pub thresholds: FindingThresholds,
     /// Whether key filters were given (totals then cover the selected keys only).
     pub filtered: bool,
+    /// Every setting the run applied (recorded in each `snapshot[].settings`, after the
+    /// file's own model and allocator).
+    pub settings: Vec<Setting>,
 }
 
 impl Default for ReportOptions {
@@ -71,6 +98,7 @@ impl Default for ReportOptions {
             rows: 50,
             thresholds: FindingThresholds::default(),
             filtered: false,
+            settings: Vec::new(),
         }
     }
 }
@@ -195,6 +223,11 @@ pub struct Snapshot {
     pub eviction_hint: Option<String>,
     /// `SLOT_INFO` records (Redis 7.4+ writes one per slot in cluster mode).
     pub slot_info_records: u64,
+    /// The predicted `used_memory` against `maxmemory`, when one is set.
+    pub maxmemory: Option<Headroom>,
+    /// Every setting applied to this file, so that a saved report can be reproduced: its
+    /// model and allocator, the loading server's settings, the report's options.
+    pub settings: Vec<Setting>,
     /// Other AUX fields.
     pub aux: Vec<NameValue>,
 }
@@ -737,6 +770,8 @@ fn snapshot(name: &str, fr: &FileResult) -> Snapshot {
             None
         },
         slot_info_records: inv.slot_infos,
+        maxmemory: None,
+        settings: Vec::new(),
         aux: inv
             .aux
             .iter()
@@ -747,6 +782,33 @@ fn snapshot(name: &str, fr: &FileResult) -> Snapshot {
             })
             .collect(),
     }
+}
+
+/// A file's settings: its model and allocator (and how they were chosen), then the run's.
+fn file_settings(snap: &Snapshot, run: &[Setting]) -> Vec<Setting> {
+    let set = |name: &str, value: &str, from: &str| Setting {
+        name: name.to_string(),
+        value: value.to_string(),
+        from: from.to_string(),
+    };
+    let mut out = Vec::new();
+    if let Some(m) = &snap.model {
+        let from = run
+            .iter()
+            .find(|s| s.name == "model")
+            .map_or("the file's version", |_| "--model");
+        out.push(set("model", m, from));
+    }
+    if let (Some(a), Some(c)) = (&snap.allocator, &snap.allocator_choice) {
+        let from = match c.source {
+            crate::alloc_infer::Source::Given => "--allocator",
+            crate::alloc_infer::Source::Inferred => "inferred from used-mem",
+            crate::alloc_infer::Source::Assumed => "assumed from packaging",
+        };
+        out.push(set("allocator", a, from));
+    }
+    out.extend(run.iter().filter(|s| s.name != "model").cloned());
+    out
 }
 
 /// Builds the report from analysed files. The files are put in name order first, so the
@@ -796,6 +858,7 @@ pub fn build(mut files: Vec<NamedResult>, opts: &ReportOptions) -> Report {
         });
         let mut snap = snapshot(&f.name, &fr);
         snap.allocator_choice = f.allocator.clone();
+        snap.settings = file_settings(&snap, &opts.settings);
         // A sum over only some files would compare part of used-mem with every key.
         used_mem = used_mem.zip(snap.used_mem).map(|(a, b)| a + b);
         if let Some(m) = fr.model {
@@ -804,6 +867,18 @@ pub fn build(mut files: Vec<NamedResult>, opts: &ReportOptions) -> Report {
                 ..LoadingServer::new(m)
             };
             let p = Predicted::from_breakdown(&fr.aggregate.used.predict(&server));
+            let t = m.thresholds;
+            if t.maxmemory > 0 {
+                snap.maxmemory = Some(Headroom {
+                    maxmemory: t.maxmemory,
+                    policy: t.maxmemory_policy.as_str().to_string(),
+                    predicted_used_memory: p.used_memory,
+                    left_pct: ((t.maxmemory as f64 - p.used_memory as f64) * 10_000.0
+                        / t.maxmemory as f64)
+                        .round()
+                        / 100.0,
+                });
+            }
             match &mut predicted {
                 Some(x) => x.add(&p),
                 None => predicted = Some(p),

@@ -1,6 +1,6 @@
 //! `rdbscope analyze`: the report of one or more snapshots (terminal, JSON, CSV).
 
-use crate::keys::{FilterArgs, ModelArgs};
+use crate::keys::{setting, FilterArgs, ModelArgs, ModelError};
 use crate::{input, Exit, InputArgs};
 use anyhow::{Context, Result};
 use rayon::prelude::*;
@@ -24,18 +24,21 @@ pub struct Args {
     /// Write each table of the report as a CSV file in this directory.
     #[arg(long, value_name = "DIR")]
     csv_dir: Option<PathBuf>,
-    /// Entries of each top-keys list.
-    #[arg(long, default_value_t = 20)]
-    top: usize,
-    /// Rows printed per prefix level and pattern table (the rest are folded into `(other)`).
-    #[arg(long, default_value_t = 50)]
-    rows: usize,
+    /// Entries of each top-keys list [default: 20 in the JSON and CSV; the terminal shows
+    /// 10 unless --top is given, then that many].
+    #[arg(long)]
+    top: Option<usize>,
+    /// Rows kept per prefix level and pattern table, the rest folded into `(other)`
+    /// [default: 50 in the JSON and CSV; the terminal shows 10 unless --rows is given].
+    #[arg(long)]
+    rows: Option<usize>,
     /// Bytes that split keys into prefix segments.
     #[arg(long, default_value = ":")]
     separators: String,
-    /// Prefix levels.
-    #[arg(long, default_value_t = 3)]
-    depth: usize,
+    /// Prefix levels [default: 3 in the JSON and CSV; the terminal shows level 1 unless
+    /// --depth is given, then every level].
+    #[arg(long)]
+    depth: Option<usize>,
     /// Distinct rows kept per prefix level and for patterns; more are folded into `(other)`
     /// (bounds memory).
     #[arg(long, default_value_t = 10_000)]
@@ -80,6 +83,47 @@ pub enum ColorArg {
     Never,
 }
 
+/// Where a `--threshold` goes: a share (percent) or a count in the findings' thresholds,
+/// or a count in the aggregate's limits.
+#[derive(Clone, Copy)]
+enum Slot {
+    Pct(fn(&mut FindingThresholds) -> &mut f64),
+    Count(fn(&mut FindingThresholds) -> &mut u64),
+    Limit(fn(&mut Limits) -> &mut u64),
+}
+
+/// Every `--threshold NAME`, once: parsing, `--help`'s list and the report's settings read
+/// this table.
+const THRESHOLDS: &[(&str, Slot)] = &[
+    ("big-key-pct", Slot::Pct(|t| &mut t.big_key_pct)),
+    ("big-key-bytes", Slot::Count(|t| &mut t.big_key_bytes)),
+    (
+        "big-key-min-bytes",
+        Slot::Count(|t| &mut t.big_key_min_bytes),
+    ),
+    (
+        "no-ttl-pattern-pct",
+        Slot::Pct(|t| &mut t.no_ttl_pattern_pct),
+    ),
+    (
+        "no-ttl-pattern-min-keys",
+        Slot::Count(|t| &mut t.no_ttl_pattern_min_keys),
+    ),
+    ("expired-bytes", Slot::Count(|t| &mut t.expired_bytes)),
+    ("stream-pending", Slot::Count(|t| &mut t.stream_pending)),
+    ("small-strings", Slot::Count(|t| &mut t.small_strings)),
+    ("not-in-keys-pct", Slot::Pct(|t| &mut t.not_in_keys_pct)),
+    (
+        "big-collection-elements",
+        Slot::Limit(|l| &mut l.big_collection_elements),
+    ),
+    ("big-string-bytes", Slot::Limit(|l| &mut l.big_string_bytes)),
+    (
+        "small-string-memory",
+        Slot::Limit(|l| &mut l.small_string_memory),
+    ),
+];
+
 fn set_threshold(
     name: &str,
     value: &str,
@@ -90,32 +134,47 @@ fn set_threshold(
         value
             .trim()
             .parse::<u64>()
+            .or_else(|_| crate::units::parse_bytes(value))
             .map_err(|_| format!("--threshold {name}: expected a whole number, got {value:?}"))
     };
     let float = || {
         value
             .trim()
+            .trim_end_matches('%')
             .parse::<f64>()
             .ok()
             .filter(|v| v.is_finite() && *v >= 0.0)
             .ok_or_else(|| format!("--threshold {name}: expected a number, got {value:?}"))
     };
-    match name {
-        "big-key-pct" => t.big_key_pct = float()?,
-        "big-key-bytes" => t.big_key_bytes = int()?,
-        "big-key-min-bytes" => t.big_key_min_bytes = int()?,
-        "no-ttl-pattern-pct" => t.no_ttl_pattern_pct = float()?,
-        "no-ttl-pattern-min-keys" => t.no_ttl_pattern_min_keys = int()?,
-        "expired-bytes" => t.expired_bytes = int()?,
-        "stream-pending" => t.stream_pending = int()?,
-        "small-strings" => t.small_strings = int()?,
-        "not-in-keys-pct" => t.not_in_keys_pct = float()?,
-        "big-collection-elements" => l.big_collection_elements = int()?,
-        "big-string-bytes" => l.big_string_bytes = int()?,
-        "small-string-memory" => l.small_string_memory = int()?,
-        _ => return Err(format!("--threshold: unknown name {name:?}")),
+    let Some((_, slot)) = THRESHOLDS.iter().find(|(n, _)| *n == name) else {
+        let names: Vec<&str> = THRESHOLDS.iter().map(|(n, _)| *n).collect();
+        return Err(format!(
+            "--threshold: unknown name {name:?} (known: {})",
+            names.join(", ")
+        ));
+    };
+    match slot {
+        Slot::Pct(f) => *f(t) = float()?,
+        Slot::Count(f) => *f(t) = int()?,
+        Slot::Limit(f) => *f(l) = int()?,
     }
     Ok(())
+}
+
+/// The value of every threshold, by name.
+fn threshold_values(t: &FindingThresholds, l: &Limits) -> Vec<(&'static str, String)> {
+    let (mut t, mut l) = (*t, *l);
+    THRESHOLDS
+        .iter()
+        .map(|(n, slot)| {
+            let v = match slot {
+                Slot::Pct(f) => f(&mut t).to_string(),
+                Slot::Count(f) => f(&mut t).to_string(),
+                Slot::Limit(f) => f(&mut l).to_string(),
+            };
+            (*n, v)
+        })
+        .collect()
 }
 
 /// A progress bar on standard error (only on a terminal, not with `--quiet`).
@@ -143,18 +202,25 @@ pub fn run(args: &Args) -> Result<Exit> {
         Ok(f) => f,
         Err(e) => return usage(format!("{e:#}")),
     };
-    let choice = match args.model.build() {
+    let built = match args.model.build() {
         Ok(c) => c,
+        Err(ModelError::Io(e)) => anyhow::bail!(e),
         Err(e) => return usage(e),
     };
+    let choice = built.choice;
+    let (top, rows, depth) = (
+        args.top.unwrap_or(20),
+        args.rows.unwrap_or(50),
+        args.depth.unwrap_or(3),
+    );
     let separators = match Separators::new(&args.separators) {
         Ok(s) => s,
         Err(e) => return usage(format!("--separators: {e}")),
     };
-    if args.top == 0 || args.row_cap == 0 {
+    if top == 0 || args.row_cap == 0 {
         return usage("--top and --row-cap must be at least 1");
     }
-    if args.depth == 0 || args.depth > 16 {
+    if depth == 0 || depth > 16 {
         return usage("--depth must be between 1 and 16");
     }
     let mut thresholds = FindingThresholds::default();
@@ -200,8 +266,8 @@ pub fn run(args: &Args) -> Result<Exit> {
     let job = Job {
         config: AggregateConfig {
             separators,
-            depth: args.depth,
-            top: args.top,
+            depth,
+            top,
             row_cap: args.row_cap,
             limits,
             deep: args.deep,
@@ -269,9 +335,16 @@ pub fn run(args: &Args) -> Result<Exit> {
     let report = report::build(
         results,
         &ReportOptions {
-            rows: args.rows,
+            rows,
             thresholds,
             filtered,
+            settings: run_settings(
+                args,
+                built.settings,
+                &thresholds,
+                &limits,
+                (top, rows, depth),
+            ),
         },
     );
     // A file of which not even the header could be read gets its one line on standard
@@ -298,6 +371,77 @@ pub fn run(args: &Args) -> Result<Exit> {
     } else {
         Exit::Damaged
     })
+}
+
+/// Every setting of the run, for the report's `snapshot[].settings`: the model options,
+/// the finding thresholds and counted limits, the report's shape, the filters.
+fn run_settings(
+    args: &Args,
+    mut out: Vec<rdbscope_analysis::report::Setting>,
+    t: &FindingThresholds,
+    l: &Limits,
+    (top, rows, depth): (usize, usize, usize),
+) -> Vec<rdbscope_analysis::report::Setting> {
+    let given: Vec<&str> = args
+        .thresholds
+        .iter()
+        .filter_map(|t| t.split_once('=').map(|(k, _)| k.trim()))
+        .collect();
+    for (name, v) in threshold_values(t, l) {
+        let from = if given.contains(&name) {
+            "--threshold"
+        } else {
+            "default"
+        };
+        out.push(setting(&format!("threshold {name}"), &v, from));
+    }
+    let opt = |name: &str, v: String, given: bool| {
+        setting(name, &v, if given { "command line" } else { "default" })
+    };
+    out.extend([
+        opt("top", top.to_string(), args.top.is_some()),
+        opt("rows", rows.to_string(), args.rows.is_some()),
+        opt("depth", depth.to_string(), args.depth.is_some()),
+        opt(
+            "separators",
+            args.separators.clone(),
+            args.separators != ":",
+        ),
+        opt("row-cap", args.row_cap.to_string(), args.row_cap != 10_000),
+        opt("deep", args.deep.to_string(), args.deep),
+        opt(
+            "checksum",
+            (!args.input.no_checksum).to_string(),
+            args.input.no_checksum,
+        ),
+    ]);
+    let f = &args.filter;
+    for db in &f.db {
+        out.push(setting("filter db", &db.to_string(), "command line"));
+    }
+    for t in &f.types {
+        out.push(setting(
+            "filter type",
+            &format!("{t:?}").to_lowercase(),
+            "command line",
+        ));
+    }
+    if let Some(g) = &f.glob {
+        out.push(setting("filter match", g, "command line"));
+    }
+    if let Some(r) = &f.regex {
+        out.push(setting("filter regex", r, "command line"));
+    }
+    if let Some(m) = f.min_memory {
+        out.push(setting("filter min-memory", &m.to_string(), "command line"));
+    }
+    if f.no_expiry {
+        out.push(setting("filter no-expiry", "true", "command line"));
+    }
+    if f.expired {
+        out.push(setting("filter expired", "true", "command line"));
+    }
+    out
 }
 
 /// Analyses one opened input: its size (when known) and its result.
@@ -344,7 +488,12 @@ fn write_outputs(args: &Args, report: &Report, summary: bool) -> Result<()> {
                 std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
             }
         };
-        let text = crate::render::summary(report, args.top.min(10), color);
+        let shown = crate::render::Shown {
+            top: args.top.unwrap_or(10),
+            rows: args.rows.unwrap_or(10),
+            levels: if args.depth.is_some() { usize::MAX } else { 1 },
+        };
+        let text = crate::render::summary(report, shown, color);
         let mut out = std::io::stdout().lock();
         out.write_all(text.as_bytes())?;
         out.flush()?;

@@ -7,6 +7,7 @@ use rdbscope_analysis::alloc::Allocator;
 use rdbscope_analysis::context::{FileContext, ModelChoice};
 use rdbscope_analysis::filter::KeyFilter;
 use rdbscope_analysis::model::{KeyEstimate, Model, ServerLine, Thresholds};
+use rdbscope_analysis::report::Setting;
 use rdbscope_analysis::used_memory::LoadingServer;
 use rdbscope_parser::{DataType, KeyRecord, Record, Scratch};
 use std::borrow::Cow;
@@ -72,8 +73,9 @@ pub struct FilterArgs {
     /// Only keys matching this regular expression.
     #[arg(long)]
     pub regex: Option<String>,
-    /// Only keys whose predicted memory is at least this many bytes.
-    #[arg(long)]
+    /// Only keys whose predicted memory is at least this much (`4096`, `500k`, `1MiB`;
+    /// `k`/`m`/`g` are powers of 1000, `kb`/`mb`/`gb` and `KiB`/`MiB`/`GiB` of 1024).
+    #[arg(long, value_parser = crate::units::parse_bytes)]
     pub min_memory: Option<u64>,
     /// Only keys without a TTL.
     #[arg(long)]
@@ -168,37 +170,91 @@ impl ModelArgs {
     ///
     /// # Errors
     /// An unknown model, an unreadable or invalid config file, a bad `--config`.
-    pub fn build(&self) -> std::result::Result<ModelChoice, String> {
+    pub fn build(&self) -> std::result::Result<BuiltModel, ModelError> {
         let forced = match &self.model {
             Some(m) => Some(ServerLine::parse(m).ok_or_else(|| {
-                format!("unknown --model {m:?} (known: redis-6.2, redis-7.0, redis-7.2, redis-7.4, redis-8.0, redis-8.2, redis-8.4, redis-8.6, valkey-7.2, valkey-8.0, valkey-8.1, valkey-9.0)")
+                ModelError::Usage(format!("unknown --model {m:?} (known: redis-6.2, redis-7.0, redis-7.2, redis-7.4, redis-8.0, redis-8.2, redis-8.4, redis-8.6, valkey-7.2, valkey-8.0, valkey-8.1, valkey-9.0)"))
             })?),
             None => None,
         };
         let mut settings = Thresholds::default();
+        let mut applied = crate::conf::Applied::default();
         if let Some(p) = &self.redis_conf {
-            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-            settings
-                .apply_conf(&text)
-                .map_err(|e| format!("{}: {e}", p.display()))?;
+            crate::conf::apply(p, &mut settings, &mut applied, 0, "--redis-conf").map_err(|e| {
+                match e {
+                    crate::conf::ConfError::Io(m) => ModelError::Io(m),
+                    crate::conf::ConfError::Invalid(m) => ModelError::Usage(m),
+                }
+            })?;
         }
         for c in &self.config {
             let Some((k, v)) = c.split_once('=') else {
-                return Err(format!("--config {c:?}: expected NAME=VALUE"));
+                return Err(ModelError::Usage(format!(
+                    "--config {c:?}: expected NAME=VALUE"
+                )));
             };
             match settings.set(k.trim(), v) {
-                Ok(true) => {}
+                Ok(true) => applied.set.push((
+                    k.trim().to_ascii_lowercase().replace("ziplist", "listpack"),
+                    "--config".to_string(),
+                )),
                 Ok(false) => {
                     eprintln!("rdbscope: --config {k}: not used by the memory model, ignored");
                 }
-                Err(e) => return Err(format!("--config {e}")),
+                Err(e) => return Err(ModelError::Usage(format!("--config {e}"))),
             }
         }
-        Ok(ModelChoice {
-            forced,
-            allocator: self.allocator.map(Into::into),
-            settings,
+        let mut record = Vec::new();
+        if let Some(m) = &self.model {
+            record.push(setting("model", m, "--model"));
+        }
+        record.extend(applied.files.iter().cloned());
+        for (name, value) in settings.entries() {
+            record.push(setting(name, &value, applied.from(name)));
+        }
+        Ok(BuiltModel {
+            choice: ModelChoice {
+                forced,
+                allocator: self.allocator.map(Into::into),
+                settings,
+            },
+            settings: record,
         })
+    }
+}
+
+/// A setting for the report's `settings` list.
+pub fn setting(name: &str, value: &str, from: &str) -> Setting {
+    Setting {
+        name: name.to_string(),
+        value: value.to_string(),
+        from: from.to_string(),
+    }
+}
+
+/// The model options, resolved.
+pub struct BuiltModel {
+    /// How each file's model is picked.
+    pub choice: ModelChoice,
+    /// What was applied and from where (`--model`, config files, every loading-server
+    /// setting).
+    pub settings: Vec<Setting>,
+}
+
+/// Why the model options cannot be used.
+#[derive(Debug)]
+pub enum ModelError {
+    /// A bad value (exit 2).
+    Usage(String),
+    /// A file that cannot be read (exit 1).
+    Io(String),
+}
+
+impl std::fmt::Display for ModelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ModelError::Usage(m) | ModelError::Io(m) => f.write_str(m),
+        }
     }
 }
 
@@ -622,7 +678,8 @@ pub fn run(args: &Args) -> Result<Exit> {
         }
     };
     let choice = match args.model.build() {
-        Ok(c) => c,
+        Ok(c) => c.choice,
+        Err(ModelError::Io(e)) => anyhow::bail!(e),
         Err(e) => {
             eprintln!("rdbscope: {e}");
             return Ok(Exit::Usage);

@@ -3,12 +3,14 @@
 //! A thin binary: arguments → inputs → the analysis crate → reporters → exit code.
 
 mod analyze;
+mod conf;
 mod escape;
 mod input;
 mod keys;
 mod render;
 mod report_csv;
 mod sniff;
+mod units;
 mod verify;
 
 use clap::{Parser, Subcommand};

@@ -296,8 +296,20 @@ fn reconciliation(o: &mut Out, c: &Reconciliation) {
     }
 }
 
+/// How much of each section the terminal shows.
+#[derive(Debug, Clone, Copy)]
+pub struct Shown {
+    /// Rows of each top-keys list (and of the streams' pending list).
+    pub top: usize,
+    /// Rows of the pattern table and of each prefix level.
+    pub rows: usize,
+    /// Prefix levels shown (at most those in the report).
+    pub levels: usize,
+}
+
 /// Renders the summary.
-pub fn summary(r: &Report, top: usize, color: bool) -> String {
+pub fn summary(r: &Report, shown: Shown, color: bool) -> String {
+    let top = shown.top;
     let mut o = Out {
         text: String::new(),
         color,
@@ -391,8 +403,41 @@ pub fn summary(r: &Report, top: usize, color: bool) -> String {
         if let Some(h) = &s.eviction_hint {
             extra.push(h.clone());
         }
+        if let Some(h) = &s.maxmemory {
+            extra.push(format!(
+                "predicted used_memory {} of maxmemory {} ({}), {}",
+                bytes(h.predicted_used_memory),
+                bytes(h.maxmemory),
+                h.policy,
+                if h.left_pct >= 0.0 {
+                    format!("{:.0}% left", h.left_pct)
+                } else {
+                    format!("{:.0}% over", -h.left_pct)
+                }
+            ));
+        }
+        let conf: Vec<&str> = s
+            .settings
+            .iter()
+            .filter(|x| x.name == "redis-conf" || x.name == "include")
+            .map(|x| x.value.as_str())
+            .collect();
+        if !conf.is_empty() {
+            extra.push(format!("settings from {}", conf.join(", ")));
+        }
+        let changed: Vec<String> = s
+            .settings
+            .iter()
+            .filter(|x| x.name != "include" && (x.from == "--config" || x.from.contains(" line ")))
+            .map(|x| format!("{}={}", x.name, x.value))
+            .collect();
+        if !changed.is_empty() {
+            extra.push(format!("loading server: {}", changed.join(" ")));
+        }
         if !extra.is_empty() {
-            o.line(&format!("    {}", extra.join("; ")));
+            for (n, l) in wrap(&extra.join("; "), WIDTH - 8).iter().enumerate() {
+                o.line(&format!("    {}{l}", if n == 0 { "" } else { "  " }));
+            }
         }
     }
     if r.files.len() > 1 {
@@ -442,13 +487,14 @@ pub fn summary(r: &Report, top: usize, color: bool) -> String {
     reconciliation(&mut o, &r.reconciliation);
 
     o.heading("Key patterns");
-    table(&mut o, &r.patterns, top);
-    if let Some(level) = r.prefixes.levels.first() {
+    table(&mut o, &r.patterns, shown.rows);
+    for (i, level) in r.prefixes.levels.iter().take(shown.levels).enumerate() {
         o.heading(&format!(
-            "Prefixes (level 1, separators {:?})",
+            "Prefixes (level {}, separators {:?})",
+            i + 1,
             r.prefixes.separators
         ));
-        table(&mut o, level, top);
+        table(&mut o, level, shown.rows);
     }
 
     o.heading("Expiry (from the snapshot time)");
@@ -464,13 +510,13 @@ pub fn summary(r: &Report, top: usize, color: bool) -> String {
     }
     if !r.expiry.top_no_ttl.is_empty() {
         o.line("  biggest keys without TTL:");
-        keys(&mut o, &r.expiry.top_no_ttl, top.min(5), "memory");
+        keys(&mut o, &r.expiry.top_no_ttl, top, "memory");
     }
 
     o.heading("Top keys by memory");
     keys(&mut o, &r.top_keys.by_memory, top, "memory");
     o.heading("Top keys by elements");
-    keys(&mut o, &r.top_keys.by_elements, top.min(5), "memory");
+    keys(&mut o, &r.top_keys.by_elements, top, "memory");
 
     let i = &r.idle;
     if i.keys_with_idle > 0 || i.keys_with_freq > 0 {
@@ -478,12 +524,14 @@ pub fn summary(r: &Report, top: usize, color: bool) -> String {
         if i.keys_with_idle > 0 {
             o.line("  idle time (LRU):");
             buckets(&mut o, &i.idle_buckets);
-            keys(&mut o, &i.top_idle, top.min(5), "idle");
+            o.line("  idlest keys:");
+            keys(&mut o, &i.top_idle, top, "idle");
         }
         if i.keys_with_freq > 0 {
             o.line("  LFU counter:");
             buckets(&mut o, &i.freq_buckets);
-            keys(&mut o, &i.top_lfu, top.min(5), "lfu");
+            o.line("  hottest keys by LFU counter:");
+            keys(&mut o, &i.top_lfu, top, "lfu");
         }
     }
 
@@ -499,12 +547,7 @@ pub fn summary(r: &Report, top: usize, color: bool) -> String {
             count(s.consumers),
             count(s.pending)
         ));
-        for st in s
-            .top_pending
-            .iter()
-            .take(top.min(5))
-            .filter(|x| x.pending > 0)
-        {
+        for st in s.top_pending.iter().take(top).filter(|x| x.pending > 0) {
             o.line(&format!(
                 "  {:<46} pending {:>10} groups {:>4} oldest {}",
                 fit(&display_name(&st.key, &o.files), 46),

@@ -1527,17 +1527,24 @@ fn analyze_model_allocator_and_config_change_totals() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("redis.conf");
     std::fs::write(&conf, "hash-max-listpack-entries 1\n").unwrap();
-    let (from_conf, _) = analyze_json(&["--redis-conf", conf.to_str().unwrap(), "mixed.rdb"]);
+    let (mut from_conf, _) = analyze_json(&["--redis-conf", conf.to_str().unwrap(), "mixed.rdb"]);
+    // ... apart from the settings, which say where each came from.
+    let mut c = c;
+    let settings = |r: &mut Value| r["snapshot"][0]["settings"].take();
+    let (a, b) = (settings(&mut from_conf), settings(&mut c));
+    assert_ne!(a, b);
     assert_eq!(from_conf, c);
     for bad in [
         &["--model", "redis-1.0"][..],
         &["--allocator", "tcmalloc"],
         &["--config", "hash-max-listpack-entries=lots"],
-        &["--redis-conf", "/nonexistent/redis.conf"],
     ] {
         let out = analyze(&[bad, &["mixed.rdb"]].concat());
         assert_eq!(out.status.code(), Some(2), "{bad:?}");
     }
+    // A config file that cannot be read is an error (1), not a usage error.
+    let out = analyze(&["--redis-conf", "/nonexistent/redis.conf", "mixed.rdb"]);
+    assert_eq!(out.status.code(), Some(1));
 }
 
 #[test]

@@ -461,3 +461,192 @@ fn allocator_evidence_against_the_default_sizes_keys_again() {
     let ev = s["allocator_choice"]["evidence"].as_str().unwrap();
     assert!(ev.contains("--allocator jemalloc"), "{ev}");
 }
+
+/// The data rows of the terminal section under `heading` (its column header left out).
+fn section_rows(text: &str, heading: &str) -> Vec<String> {
+    let mut lines = text.lines().skip_while(|l| !l.starts_with(heading)).skip(1);
+    let mut out = Vec::new();
+    for l in lines.by_ref() {
+        if l.is_empty() || !l.starts_with(' ') {
+            break;
+        }
+        out.push(l.to_string());
+    }
+    out.into_iter()
+        .filter(|l| !l.trim_start().starts_with("key ") && !l.ends_with(':'))
+        .collect()
+}
+
+#[test]
+fn top_rows_and_depth_do_what_they_say_on_the_terminal() {
+    let run = |args: &[&str]| {
+        let out = rdbscope()
+            .arg("analyze")
+            .arg(fixture("mixed.rdb"))
+            .args(["--color", "never"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = run(&["--top", "20"]);
+    for heading in ["Top keys by memory", "Top keys by elements"] {
+        assert_eq!(section_rows(&text, heading).len(), 20, "{heading}\n{text}");
+    }
+    // The biggest keys without TTL are a titled list inside Expiry.
+    let expiry = section_rows(&text, "Expiry");
+    let no_ttl = expiry
+        .iter()
+        .skip_while(|l| !l.contains("biggest keys without TTL"))
+        .count();
+    assert!(no_ttl == 0 || no_ttl >= 20, "{text}");
+    let text = run(&["--top", "3"]);
+    assert_eq!(section_rows(&text, "Top keys by memory").len(), 3);
+    // Default: 10 rows on screen, level 1 only.
+    let text = run(&[]);
+    assert_eq!(section_rows(&text, "Top keys by memory").len(), 10);
+    assert!(text.contains("Prefixes (level 1") && !text.contains("Prefixes (level 2"));
+    let text = run(&["--depth", "2"]);
+    assert!(text.contains("Prefixes (level 2"), "{text}");
+    assert!(!text.contains("Prefixes (level 3"));
+    let text = run(&["--rows", "3"]);
+    let patterns = section_rows(&text, "Key patterns");
+    // The column header, 3 rows and (other).
+    assert_eq!(patterns.len(), 5, "{patterns:?}");
+}
+
+#[test]
+fn settings_are_shown_and_recorded_in_the_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let inc = dir.path().join("memory.conf");
+    std::fs::write(&inc, "maxmemory 40mb\n").unwrap();
+    let conf = dir.path().join("redis.conf");
+    std::fs::write(
+        &conf,
+        format!("maxmemory-policy volatile-lru\ninclude {}\n", inc.display()),
+    )
+    .unwrap();
+    let json = dir.path().join("r.json");
+    let out = rdbscope()
+        .arg("analyze")
+        .arg(fixture("mixed.rdb"))
+        .arg("--redis-conf")
+        .arg(&conf)
+        .args([
+            "--config",
+            "hash-max-listpack-entries=64",
+            "--threshold",
+            "big-key-pct=5",
+            "--color",
+            "never",
+            "--json",
+        ])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    // Lines wrap at 100 columns: read the Snapshot section as one line.
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        text.contains("of maxmemory 40.0 MiB (volatile-lru)"),
+        "{text}"
+    );
+    assert!(text.contains("% left"), "{text}");
+    assert!(text.contains("redis.conf"), "{text}");
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let s = &r["snapshot"][0];
+    let h = &s["maxmemory"];
+    assert_eq!(h["maxmemory"], 40u64 << 20);
+    assert_eq!(h["policy"], "volatile-lru");
+    assert_eq!(
+        h["predicted_used_memory"],
+        r["reconciliation"]["predicted"]["used_memory"]
+    );
+    let settings = s["settings"].as_array().unwrap();
+    let find = |name: &str| {
+        settings
+            .iter()
+            .find(|x| x["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not in {settings:?}"))
+    };
+    assert_eq!(find("model")["value"], "redis-7.0");
+    assert_eq!(find("allocator")["value"], "jemalloc-16");
+    assert_eq!(find("hash-max-listpack-entries")["from"], "--config");
+    assert!(find("maxmemory")["from"]
+        .as_str()
+        .unwrap()
+        .contains("memory.conf line 1"));
+    assert!(find("maxmemory-policy")["from"]
+        .as_str()
+        .unwrap()
+        .contains("redis.conf line 1"));
+    assert_eq!(find("list-compress-depth")["from"], "default");
+    assert_eq!(find("threshold big-key-pct")["value"], "5");
+    assert_eq!(find("threshold big-key-pct")["from"], "--threshold");
+    for name in [
+        "redis-conf",
+        "include",
+        "top",
+        "rows",
+        "depth",
+        "row-cap",
+        "separators",
+    ] {
+        find(name);
+    }
+}
+
+#[test]
+fn bad_config_files_and_sizes_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.conf");
+    let out = rdbscope()
+        .arg("analyze")
+        .arg(fixture("mixed.rdb"))
+        .arg("--redis-conf")
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--redis-conf") && err.contains("nope.conf"),
+        "{err}"
+    );
+    let conf = dir.path().join("redis.conf");
+    std::fs::write(&conf, format!("include {}\n", missing.display())).unwrap();
+    let out = rdbscope()
+        .arg("keys")
+        .arg(fixture("mixed.rdb"))
+        .arg("--redis-conf")
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("include in") && err.contains("line 1"),
+        "{err}"
+    );
+
+    let count = |min: &str| {
+        let out = rdbscope()
+            .args(["keys", "--format", "jsonl", "--min-memory", min])
+            .arg(fixture("mixed.rdb"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{min}");
+        String::from_utf8(out.stdout).unwrap().lines().count()
+    };
+    assert_eq!(count("1KiB"), count("1024"));
+    assert_eq!(count("1kb"), count("1024"));
+    assert!(count("500") > count("1KiB"));
+    let out = rdbscope()
+        .args(["analyze", "--min-memory", "1parsec"])
+        .arg(fixture("mixed.rdb"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
