@@ -756,7 +756,7 @@ impl Aggregate {
             },
             None => (None, None),
         };
-        if !filter.keep_memory(est.map(|e| e.memory)) {
+        if !filter.keep_estimate(est.map(|e| e.memory), est.map(|e| e.elements)) {
             return;
         }
         let memory = est.map_or(0, |e| e.memory);

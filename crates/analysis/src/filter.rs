@@ -16,6 +16,8 @@ pub struct KeyFilter {
     pub regex: Option<regex::bytes::Regex>,
     /// Keep keys with at least this predicted memory.
     pub min_memory: Option<u64>,
+    /// Keep keys with at least this many elements (fields, members, entries).
+    pub min_elements: Option<u64>,
     /// Keep only keys without a TTL.
     pub no_expiry: bool,
     /// Keep only keys already expired at snapshot time.
@@ -41,11 +43,10 @@ impl KeyFilter {
     }
 
     /// Whether the key passes the memory threshold.
-    pub fn keep_memory(&self, memory: Option<u64>) -> bool {
-        match self.min_memory {
-            None => true,
-            Some(m) => memory.is_some_and(|x| x >= m),
-        }
+    pub fn keep_estimate(&self, memory: Option<u64>, elements: Option<u64>) -> bool {
+        let at_least =
+            |min: Option<u64>, v: Option<u64>| min.is_none_or(|m| v.is_some_and(|x| x >= m));
+        at_least(self.min_memory, memory) && at_least(self.min_elements, elements)
     }
 }
 

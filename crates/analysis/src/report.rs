@@ -36,6 +36,19 @@ pub struct FindingThresholds {
     pub small_strings: u64,
     /// Memory not in keys above this share of `used-mem` (percent).
     pub not_in_keys_pct: f64,
+    /// A partial TTL leak: at least this share of a pattern's keys have no TTL (percent)...
+    pub partial_ttl_pct: f64,
+    /// ... while at least this share of them have one (percent) ...
+    pub partial_ttl_min_ttl_pct: f64,
+    /// ... in a pattern of at least this many keys ...
+    pub partial_ttl_min_keys: u64,
+    /// ... holding at least this many bytes without TTL, or 1% of key memory if less.
+    pub partial_ttl_bytes: u64,
+    /// Key memory without TTL above this share (percent) is worth a line.
+    pub no_ttl_memory_pct: f64,
+    /// A collection with at least this many elements blocks the server for about a second
+    /// when deleted with DEL (or read whole): a critical big key.
+    pub blocking_elements: u64,
 }
 
 impl Default for FindingThresholds {
@@ -50,6 +63,12 @@ impl Default for FindingThresholds {
             stream_pending: 10_000,
             small_strings: 10_000,
             not_in_keys_pct: 30.0,
+            partial_ttl_pct: 5.0,
+            partial_ttl_min_ttl_pct: 25.0,
+            partial_ttl_min_keys: 100,
+            partial_ttl_bytes: 1 << 20,
+            no_ttl_memory_pct: 50.0,
+            blocking_elements: 1_000_000,
         }
     }
 }
@@ -560,6 +579,9 @@ pub struct Finding {
     pub evidence: String,
     /// What to do next.
     pub next_step: String,
+    /// The command that lists the keys behind it (`rdbscope keys … --match …`), or checks
+    /// the file (`rdbscope verify …`); *null* when no keys stand behind it.
+    pub command: Option<String>,
 }
 
 /// Escapes key bytes for display: printable ASCII as is, `\\` doubled, others `\xHH`.
@@ -623,10 +645,66 @@ fn row(name: String, r: &RowTotals, total: u64) -> Row {
     }
 }
 
+/// Folds a `{num}` row into its `{hex}` twin: hex ids that happen to be all digits read as
+/// `{num}` key by key, and would split one family in two. A `{num}` row folds when the row
+/// with one (or every) `{num}` replaced by `{hex}` exists and has at least four times its
+/// keys: an all-digit hex id of 4 or more digits has a chance of at most (10/16)^4 ≈ 15%, so a
+/// genuine second family of numeric ids is rarely that small beside it. Rows stay by memory,
+/// then name.
+pub fn fold_hex_twins(rows: &mut Vec<(Vec<u8>, RowTotals)>) {
+    use crate::pattern::{HEX, NUM};
+    let twin_of = |name: &[u8], rows: &[(Vec<u8>, RowTotals)]| -> Option<usize> {
+        let mut candidates = Vec::new();
+        let mut at = 0;
+        while let Some(i) = name[at..].windows(NUM.len()).position(|w| w == NUM) {
+            let i = at + i;
+            candidates.push([&name[..i], HEX, &name[i + NUM.len()..]].concat());
+            at = i + NUM.len();
+        }
+        if candidates.len() > 1 {
+            let mut all = name.to_vec();
+            while let Some(i) = all.windows(NUM.len()).position(|w| w == NUM) {
+                all.splice(i..i + NUM.len(), HEX.iter().copied());
+            }
+            candidates.push(all);
+        }
+        candidates
+            .iter()
+            .find_map(|c| rows.iter().position(|(k, _)| k == c))
+    };
+    let mut i = 0;
+    while i < rows.len() {
+        let fold =
+            twin_of(&rows[i].0, rows).filter(|&j| rows[j].1.all.keys >= 4 * rows[i].1.all.keys);
+        match fold {
+            Some(j) => {
+                let (_, r) = rows.remove(i);
+                let j = if j > i { j - 1 } else { j };
+                crate::capped::RowStats::merge(&mut rows[j].1, &r);
+            }
+            None => i += 1,
+        }
+    }
+    rows.sort_by(|a, b| {
+        (std::cmp::Reverse(a.1.all.memory), &a.0).cmp(&(std::cmp::Reverse(b.1.all.memory), &b.0))
+    });
+}
+
 fn table(t: CappedTable<RowTotals>, rows: usize, total: u64, empty_name: &str) -> Table {
+    table_with(t, rows, total, empty_name, |_| {})
+}
+
+fn table_with(
+    t: CappedTable<RowTotals>,
+    rows: usize,
+    total: u64,
+    empty_name: &str,
+    adjust: impl FnOnce(&mut Vec<(Vec<u8>, RowTotals)>),
+) -> Table {
     let kept = t.len();
     let cap = t.cap();
-    let sorted = t.into_sorted(|r| r.all.memory);
+    let mut sorted = t.into_sorted(|r| r.all.memory);
+    adjust(&mut sorted.rows);
     let mut other = sorted.other;
     let mut out = Vec::new();
     for (i, (k, r)) in sorted.rows.into_iter().enumerate() {
@@ -971,7 +1049,13 @@ pub fn build(mut files: Vec<NamedResult>, opts: &ReportOptions) -> Report {
             .map(|t| table(t, opts.rows, total, "(no separator)"))
             .collect(),
     };
-    let patterns = table(agg.patterns, opts.rows, total, "(empty key)");
+    let patterns = table_with(
+        agg.patterns,
+        opts.rows,
+        total,
+        "(empty key)",
+        fold_hex_twins,
+    );
     let expiry = Expiry {
         buckets: buckets(&EXPIRY_BUCKETS, &agg.expiry, total),
         hash_field_ttls: HashFieldTtls {

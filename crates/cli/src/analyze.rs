@@ -59,9 +59,12 @@ pub struct Args {
     /// Colour in the summary: auto (only on a terminal, not with NO_COLOR), always, never.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     color: ColorArg,
-    /// A finding threshold, `name=value` (repeatable): big-key-pct, big-key-min-bytes, big-key-bytes,
-    /// no-ttl-pattern-pct, no-ttl-pattern-min-keys, expired-bytes, stream-pending, small-strings, not-in-keys-pct,
-    /// big-collection-elements, big-string-bytes, small-string-memory.
+    /// A finding threshold, `name=value` (repeatable): big-key-pct, big-key-bytes,
+    /// big-key-min-bytes, no-ttl-pattern-pct, no-ttl-pattern-min-keys, expired-bytes,
+    /// stream-pending, small-strings, not-in-keys-pct, partial-ttl-pct,
+    /// partial-ttl-min-ttl-pct, partial-ttl-min-keys, partial-ttl-bytes, no-ttl-memory-pct,
+    /// blocking-elements, big-collection-elements, big-string-bytes, small-string-memory.
+    /// Counts take units (`1MiB`), shares a `%`.
     #[arg(long = "threshold", value_name = "NAME=VALUE")]
     thresholds: Vec<String>,
     #[command(flatten)]
@@ -113,6 +116,24 @@ const THRESHOLDS: &[(&str, Slot)] = &[
     ("stream-pending", Slot::Count(|t| &mut t.stream_pending)),
     ("small-strings", Slot::Count(|t| &mut t.small_strings)),
     ("not-in-keys-pct", Slot::Pct(|t| &mut t.not_in_keys_pct)),
+    ("partial-ttl-pct", Slot::Pct(|t| &mut t.partial_ttl_pct)),
+    (
+        "partial-ttl-min-ttl-pct",
+        Slot::Pct(|t| &mut t.partial_ttl_min_ttl_pct),
+    ),
+    (
+        "partial-ttl-min-keys",
+        Slot::Count(|t| &mut t.partial_ttl_min_keys),
+    ),
+    (
+        "partial-ttl-bytes",
+        Slot::Count(|t| &mut t.partial_ttl_bytes),
+    ),
+    ("no-ttl-memory-pct", Slot::Pct(|t| &mut t.no_ttl_memory_pct)),
+    (
+        "blocking-elements",
+        Slot::Count(|t| &mut t.blocking_elements),
+    ),
     (
         "big-collection-elements",
         Slot::Limit(|l| &mut l.big_collection_elements),

@@ -77,6 +77,10 @@ pub struct FilterArgs {
     /// `k`/`m`/`g` are powers of 1000, `kb`/`mb`/`gb` and `KiB`/`MiB`/`GiB` of 1024).
     #[arg(long, value_parser = crate::units::parse_bytes)]
     pub min_memory: Option<u64>,
+    /// Only keys with at least this many elements (fields, members, entries; 1 for a
+    /// string).
+    #[arg(long)]
+    pub min_elements: Option<u64>,
     /// Only keys without a TTL.
     #[arg(long)]
     pub no_expiry: bool,
@@ -93,6 +97,7 @@ impl FilterArgs {
             && self.glob.is_none()
             && self.regex.is_none()
             && self.min_memory.is_none()
+            && self.min_elements.is_none()
             && !self.no_expiry
             && !self.expired
     }
@@ -113,6 +118,7 @@ impl FilterArgs {
                 None => None,
             },
             min_memory: self.min_memory,
+            min_elements: self.min_elements,
             no_expiry: self.no_expiry,
             expired: self.expired,
         })
@@ -626,7 +632,10 @@ fn write_key<W: Write>(
         Some(Err(e)) => (None, Some(e.to_string())),
         None => (None, None),
     };
-    if !set.filter.keep_memory(est.map(|e| e.memory)) {
+    if !set
+        .filter
+        .keep_estimate(est.map(|e| e.memory), est.map(|e| e.elements))
+    {
         return Ok(());
     }
     let ty: Cow<'_, str> = match dt {

@@ -21,6 +21,17 @@ fn count(n: u64) -> String {
     out
 }
 
+/// `1 stream`, `2 streams`, `1 entry`, `3 entries` (with thousands separators).
+fn counted(n: u64, one: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else if let Some(stem) = one.strip_suffix('y') {
+        format!("{} {stem}ies", count(n))
+    } else {
+        format!("{} {one}s", count(n))
+    }
+}
+
 /// Cuts `s` to `w` characters, marking the cut with `…`.
 fn fit(s: &str, w: usize) -> String {
     if s.chars().count() <= w {
@@ -539,12 +550,12 @@ pub fn summary(r: &Report, shown: Shown, color: bool) -> String {
     if s.streams > 0 {
         o.heading("Streams");
         o.line(&format!(
-            "  {} streams ({}), {} entries, {} groups, {} consumers, {} pending",
-            count(s.streams),
+            "  {} ({}), {}, {}, {}, {} pending",
+            counted(s.streams, "stream"),
             bytes(s.memory),
-            count(s.entries),
-            count(s.groups),
-            count(s.consumers),
+            counted(s.entries, "entry"),
+            counted(s.groups, "group"),
+            counted(s.consumers, "consumer"),
             count(s.pending)
         ));
         for st in s.top_pending.iter().take(top).filter(|x| x.pending > 0) {
@@ -583,6 +594,10 @@ pub fn summary(r: &Report, shown: Shown, color: bool) -> String {
         for (n, l) in wrap(&f.next_step, WIDTH - 13).iter().enumerate() {
             let lead = if n == 0 { "→ " } else { "  " };
             o.line(&format!("           {lead}{l}"));
+        }
+        if let Some(c) = &f.command {
+            // Not cut: a command must stay whole to be pasted.
+            let _ = writeln!(o.text, "           $ {c}");
         }
     }
     o.text

@@ -274,7 +274,14 @@ pub fn write_dir(dir: &Path, r: &Report) -> Result<()> {
     w.flush()?;
 
     let mut w = writer(dir, "findings.csv")?;
-    w.write_record(["id", "severity", "title", "evidence", "next_step"])?;
+    w.write_record([
+        "id",
+        "severity",
+        "title",
+        "evidence",
+        "next_step",
+        "command",
+    ])?;
     for f in &r.findings {
         w.write_record([
             f.id.to_string(),
@@ -282,6 +289,7 @@ pub fn write_dir(dir: &Path, r: &Report) -> Result<()> {
             f.title.clone(),
             f.evidence.clone(),
             f.next_step.clone(),
+            f.command.clone().unwrap_or_default(),
         ])?;
     }
     w.flush()?;

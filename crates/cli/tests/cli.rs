@@ -1209,7 +1209,7 @@ fn analyze_csv_dir_agrees_with_json() {
         ),
         (
             "findings.csv",
-            "id severity title evidence next_step".to_string(),
+            "id severity title evidence next_step command".to_string(),
         ),
     ];
     let written: BTreeSet<String> = std::fs::read_dir(&csv_dir)
@@ -1392,10 +1392,18 @@ fn findings_with(file: &str, thresholds: &[&str]) -> (BTreeSet<String>, Value) {
 
 #[test]
 fn analyze_each_threshold_changes_the_findings() {
+    // By default the fixture raises one thing: 78% of its memory has no TTL.
     let (base, r) = findings_with("mixed.rdb", &[]);
-    assert!(base.is_empty(), "{base:?}");
-    assert!(arr(&r["findings"]).is_empty());
+    assert_eq!(
+        base.iter().collect::<Vec<_>>(),
+        ["no-ttl-memory"],
+        "{base:?}"
+    );
+    assert_eq!(arr(&r["findings"]).len(), 1);
     // (file, thresholds, finding that must appear)
+    // ... and not with a higher bar.
+    let (raised, _) = findings_with("mixed.rdb", &["no-ttl-memory-pct=90"]);
+    assert!(raised.is_empty(), "{raised:?}");
     let cases: [(&str, &[&str], &str); 11] = [
         // leaderboard:monthly is 19.9% of key memory but under 1 MiB.
         ("mixed.rdb", &["big-key-min-bytes=0"], "big-key"),
@@ -1455,7 +1463,8 @@ fn analyze_each_threshold_changes_the_findings() {
         .filter(|f| f["id"] == "big-key")
         .collect();
     assert_eq!(big.len(), 2, "leaderboard:monthly and events");
-    assert_eq!(big[0]["severity"], "critical", "over twice the share");
+    // Severity is by cost, not share: 150 members block nothing.
+    assert_eq!(big[0]["severity"], "warning", "over twice the share, but small");
     // small-string-memory=0: nothing is small any more.
     let (_, r) = findings_with("mixed.rdb", &["small-string-memory=0"]);
     assert_eq!(r["patterns"]["other"]["small_strings"], 0);
@@ -1593,7 +1602,11 @@ fn analyze_filters_agree_with_keys() {
 fn without_file_names(v: &Value, name: &str) -> String {
     let mut v = v.clone();
     v["files"][0]["bytes"] = Value::Null;
-    v.to_string().replace(&format!("\"{name}\""), "\"F\"")
+    // Findings' commands name the file too (standard input as `-`).
+    let shown = if name == "<stdin>" { "-" } else { name };
+    v.to_string()
+        .replace(&format!("\"{name}\""), "\"F\"")
+        .replace(&format!("keys {shown} "), "keys F ")
 }
 
 #[test]

@@ -650,3 +650,251 @@ fn bad_config_files_and_sizes_are_errors() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Splits a command line as a POSIX shell would (single quotes only, as findings write).
+fn shell_words(cmd: &str) -> Vec<String> {
+    let (mut out, mut cur, mut quoted, mut any) = (Vec::new(), String::new(), false, false);
+    for c in cmd.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                any = true;
+            }
+            ' ' if !quoted => {
+                if any || !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+                any = false;
+            }
+            c => cur.push(c),
+        }
+    }
+    if any || !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+fn findings(r: &Value) -> &Vec<Value> {
+    r["findings"].as_array().unwrap()
+}
+
+/// Runs a finding's `rdbscope keys …` command and returns its rows.
+fn run_command(cmd: &str) -> Vec<Value> {
+    let words = shell_words(cmd);
+    assert_eq!(words[0], "rdbscope", "{cmd}");
+    let out = rdbscope().args(&words[1..]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{cmd}");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn partial_ttl_leak_is_found_with_the_command_that_lists_it() {
+    let Some(c) = corpus() else { return };
+    let dump = c.join("redis-7.0.15/dump.rdb");
+    let out = rdbscope()
+        .arg("analyze")
+        .arg(&dump)
+        .args(["--json", "-"])
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = findings(&r)
+        .iter()
+        .find(|f| f["id"] == "pattern-partial-ttl")
+        .unwrap_or_else(|| panic!("no partial-TTL finding: {:?}", findings(&r)));
+    assert!(
+        f["title"].as_str().unwrap().contains("cache:v2:{hex}"),
+        "{f}"
+    );
+    let cmd = f["command"].as_str().unwrap();
+    assert!(cmd.contains("--match 'cache:v2:*' --no-expiry"), "{cmd}");
+    // The command lists exactly the pattern's keys without TTL.
+    let row = r["patterns"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "cache:v2:{hex}")
+        .unwrap();
+    let keys = run_command(cmd);
+    assert_eq!(keys.len() as u64, row["keys_no_ttl"].as_u64().unwrap());
+    assert!(keys.iter().all(|k| k["expire_at_ms"].is_null()));
+    let mem: u64 = keys.iter().map(|k| k["memory"].as_u64().unwrap()).sum();
+    assert_eq!(mem, row["memory_no_ttl"].as_u64().unwrap());
+}
+
+#[test]
+fn no_ttl_memory_findings_follow_the_eviction_policy() {
+    let run = |args: &[&str]| {
+        let out = rdbscope()
+            .arg("analyze")
+            .arg(fixture("mixed.rdb"))
+            .args(args)
+            .args(["--json", "-"])
+            .output()
+            .unwrap();
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let ids = |r: &Value| -> Vec<String> {
+        findings(r)
+            .iter()
+            .map(|f| f["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // 78% of the fixture's memory has no TTL: said, as information.
+    let r = run(&[]);
+    let f = findings(&r)
+        .iter()
+        .find(|f| f["id"] == "no-ttl-memory")
+        .unwrap_or_else(|| panic!("{:?}", ids(&r)));
+    assert_eq!(f["severity"], "info");
+    assert_eq!(run_command(f["command"].as_str().unwrap()).len(), 153);
+    // Under a volatile policy those keys can never be evicted.
+    let r = run(&["--config", "maxmemory-policy=volatile-lru"]);
+    let f = findings(&r)
+        .iter()
+        .find(|f| f["id"] == "no-ttl-unevictable")
+        .unwrap_or_else(|| panic!("{:?}", ids(&r)));
+    assert_eq!(f["severity"], "warning");
+    assert!(!ids(&r).contains(&"no-ttl-memory".to_string()));
+    // Under noeviction with maxmemory: a warning, critical when little is left.
+    let r = run(&["--config", "maxmemory=100mb"]);
+    let f = findings(&r)
+        .iter()
+        .find(|f| f["id"] == "no-ttl-unevictable")
+        .unwrap();
+    assert_eq!(f["severity"], "warning");
+    assert!(f["evidence"].as_str().unwrap().contains("left"));
+    let r = run(&["--config", "maxmemory=1mb"]);
+    let f = findings(&r)
+        .iter()
+        .find(|f| f["id"] == "no-ttl-unevictable")
+        .unwrap();
+    assert_eq!(f["severity"], "critical");
+    // No maxmemory and noeviction: not the unevictable rule.
+    assert!(!ids(&run(&[])).contains(&"no-ttl-unevictable".to_string()));
+}
+
+#[test]
+fn big_key_severity_is_by_cost() {
+    let run = |args: &[&str]| {
+        let out = rdbscope()
+            .arg("analyze")
+            .arg(fixture("mixed.rdb"))
+            .args(args)
+            .args(["--json", "-"])
+            .output()
+            .unwrap();
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    // leaderboard:monthly holds ~21% of this small dump's memory with 150 members (a big key
+    // once the byte floor is lowered): worth a warning, not critical (deleting it blocks
+    // nothing), though it holds over twice the share threshold.
+    let r = run(&["--threshold", "big-key-min-bytes=1k"]);
+    let f = findings(&r)
+        .iter()
+        .find(|f| {
+            f["id"] == "big-key" && f["title"].as_str().unwrap().contains("leaderboard:monthly")
+        })
+        .unwrap();
+    assert_eq!(f["severity"], "warning");
+    let rows = run_command(f["command"].as_str().unwrap());
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["key"], "leaderboard:monthly");
+    // A key whose DEL blocks (here: 100 or more elements, by threshold) is critical.
+    let r = run(&[
+        "--threshold",
+        "big-key-min-bytes=1k",
+        "--threshold",
+        "blocking-elements=100",
+    ]);
+    let f = findings(&r)
+        .iter()
+        .find(|f| {
+            f["id"] == "big-key" && f["title"].as_str().unwrap().contains("leaderboard:monthly")
+        })
+        .unwrap();
+    assert_eq!(f["severity"], "critical");
+    assert!(f["next_step"].as_str().unwrap().contains("UNLINK"));
+}
+
+/// Every finding that names keys carries a command, and every command runs.
+#[test]
+fn every_finding_command_runs_on_the_corpus() {
+    let mut seen = 0;
+    let mut files: Vec<PathBuf> = rdbscope_testwriter::dumps::fixtures();
+    files.extend(corpus_dumps().into_iter().map(|(d, _)| d));
+    for dump in files {
+        let out = rdbscope()
+            .arg("analyze")
+            .arg(&dump)
+            .args(["--json", "-"])
+            .output()
+            .unwrap();
+        let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+        for f in findings(&r) {
+            let Some(cmd) = f["command"].as_str() else {
+                assert!(
+                    matches!(f["id"].as_str(), Some("memory-not-in-keys" | "rows-folded")),
+                    "{f}"
+                );
+                continue;
+            };
+            if cmd.starts_with("rdbscope keys") {
+                let rows = run_command(cmd);
+                assert!(!rows.is_empty(), "{}: {cmd} lists nothing", dump.display());
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen > 10, "{seen}");
+}
+
+/// A family of 400 cache pages where a quarter lost their TTL, written by the test writer:
+/// the leak is found on any machine, corpus or not.
+#[test]
+fn partial_ttl_leak_in_a_written_dump() {
+    use rdbscope_testwriter::{encode, ty, RdbWriter};
+    let ctime: i64 = 1_700_000_000;
+    let mut w = RdbWriter::redis(10);
+    w.aux("redis-ver", "7.2.6")
+        .aux("ctime", ctime.to_string())
+        .select_db(0)
+        .resize_db(400, 300);
+    let page = "x".repeat(20_000);
+    for i in 0..400u32 {
+        if i % 4 != 0 {
+            w.expire_ms((ctime + 3600) * 1000);
+        }
+        w.key(
+            ty::STRING,
+            format!("cache:page:{:016x}", u64::from(i) * 0x9e37_79b9),
+            &encode::string(page.as_bytes()),
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("leak.rdb");
+    std::fs::write(&p, w.finish()).unwrap();
+    let out = rdbscope()
+        .arg("analyze")
+        .arg(&p)
+        .args(["--json", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = findings(&r)
+        .iter()
+        .find(|f| f["id"] == "pattern-partial-ttl")
+        .unwrap_or_else(|| panic!("{:?}", findings(&r)));
+    // Every id is 16 hex digits; the few that happen to be all digits still count in
+    // `cache:page:{hex}` (no `{num}` twin).
+    assert!(f["title"].as_str().unwrap().contains("100 of 400"), "{f}");
+    assert_eq!(f["severity"], "warning");
+    let rows = run_command(f["command"].as_str().unwrap());
+    assert_eq!(rows.len(), 100);
+}
