@@ -584,17 +584,42 @@ pub struct Finding {
     pub command: Option<String>,
 }
 
-/// Escapes key bytes for display: printable ASCII as is, `\\` doubled, others `\xHH`.
+/// Escapes key bytes for display, the one rule of every output (terminal, JSON, CSV and
+/// `keys --escape print`): printable UTF-8 as is, `\\` for a backslash, `\xHH` for each
+/// byte of a control character and for each byte that is not valid UTF-8.
 pub fn escape_key(b: &[u8]) -> String {
     let mut s = String::with_capacity(b.len());
-    for &c in b {
-        match c {
-            b'\\' => s.push_str("\\\\"),
-            0x20..=0x7e => s.push(c as char),
-            _ => s.push_str(&format!("\\x{c:02x}")),
+    escape_key_into(b, &mut s);
+    s
+}
+
+/// [`escape_key`] appended to `out`, for callers that reuse one buffer.
+pub fn escape_key_into(key: &[u8], out: &mut String) {
+    use std::fmt::Write;
+    out.reserve(key.len());
+    for chunk in key.utf8_chunks() {
+        let valid = chunk.valid();
+        // Most keys are printable text without a backslash: copied at once.
+        if !valid.chars().any(|c| c.is_control() || c == '\\') {
+            out.push_str(valid);
+        } else {
+            for ch in valid.chars() {
+                if ch == '\\' {
+                    out.push_str("\\\\");
+                } else if ch.is_control() {
+                    let mut b = [0u8; 4];
+                    for byte in ch.encode_utf8(&mut b).bytes() {
+                        let _ = write!(out, "\\x{byte:02x}");
+                    }
+                } else {
+                    out.push(ch);
+                }
+            }
+        }
+        for byte in chunk.invalid() {
+            let _ = write!(out, "\\x{byte:02x}");
         }
     }
-    s
 }
 
 /// Human-readable bytes in binary units (`512 B`, `1.5 KiB`, `2.0 GiB`).

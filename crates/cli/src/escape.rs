@@ -35,27 +35,11 @@ pub fn escape_into(key: &[u8], mode: Escape, out: &mut String) {
             }
         }
         Escape::Base64 => base64::engine::general_purpose::STANDARD.encode_string(key, out),
-        Escape::Print | Escape::Utf8 => {
+        Escape::Print => rdbscope_analysis::report::escape_key_into(key, out),
+        Escape::Utf8 => {
             out.reserve(key.len());
             for chunk in key.utf8_chunks() {
-                let valid = chunk.valid();
-                // Most keys are printable text without a backslash: copied at once.
-                if mode == Escape::Utf8 || !valid.chars().any(|c| c.is_control() || c == '\\') {
-                    out.push_str(valid);
-                } else {
-                    for ch in valid.chars() {
-                        if !ch.is_control() && ch != '\\' {
-                            out.push(ch);
-                        } else if ch == '\\' {
-                            out.push_str("\\\\");
-                        } else {
-                            let mut b = [0u8; 4];
-                            for byte in ch.encode_utf8(&mut b).bytes() {
-                                let _ = write!(out, "\\x{byte:02x}");
-                            }
-                        }
-                    }
-                }
+                out.push_str(chunk.valid());
                 for byte in chunk.invalid() {
                     let _ = write!(out, "\\x{byte:02x}");
                 }

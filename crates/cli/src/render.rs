@@ -91,19 +91,26 @@ fn shares(o: &mut Out, title: &str, rows: &[Share]) {
 }
 
 fn table(o: &mut Out, t: &Table, limit: usize) {
+    // Each column holds one unit: keys are counts, memory is bytes.
     o.line(&format!(
-        "  {:<44} {:>11} {:>11} {:>6} {:>11} {:>9}",
-        "", "keys", "memory", "%", "no TTL", "expired"
+        "  {:<30} {:>8} {:>10} {:>6} {:>19} {:>17}",
+        "", "", "", "", "--- no TTL ---", "--- expired ---"
+    ));
+    o.line(&format!(
+        "  {:<30} {:>8} {:>10} {:>6} {:>8} {:>10} {:>7} {:>9}",
+        "", "keys", "memory", "%", "keys", "memory", "keys", "memory"
     ));
     let row = |o: &mut Out, r: &Row| {
         o.line(&format!(
-            "  {:<44} {:>11} {:>11} {:>5.1}% {:>11} {:>9}",
-            fit(&r.name, 44),
+            "  {:<30} {:>8} {:>10} {:>5.1}% {:>8} {:>10} {:>7} {:>9}",
+            fit(&r.name, 30),
             count(r.keys),
             bytes(r.memory),
             r.memory_pct,
+            count(r.keys_no_ttl),
             bytes(r.memory_no_ttl),
-            count(r.keys_expired)
+            count(r.keys_expired),
+            bytes(r.memory_expired)
         ));
     };
     for r in t.rows.iter().take(limit) {
@@ -114,8 +121,10 @@ fn table(o: &mut Out, t: &Table, limit: usize) {
         other.keys += r.keys;
         other.memory += r.memory;
         other.memory_pct += r.memory_pct;
+        other.keys_no_ttl += r.keys_no_ttl;
         other.memory_no_ttl += r.memory_no_ttl;
         other.keys_expired += r.keys_expired;
+        other.memory_expired += r.memory_expired;
     }
     if other.keys > 0 {
         row(o, &other);
@@ -476,8 +485,8 @@ pub fn summary(r: &Report, shown: Shown, color: bool) -> String {
     let t = &r.totals;
     o.heading("Totals");
     o.line(&format!(
-        "  {} keys, {} with TTL, {} already expired; estimated memory {}{}",
-        count(t.keys),
+        "  {}, {} with TTL, {} already expired; estimated memory {}{}",
+        counted(t.keys, "key"),
         count(t.keys_with_ttl),
         count(t.keys_expired),
         bytes(t.memory),

@@ -111,8 +111,19 @@ fn reconciliation(dir: &Path, c: &Reconciliation) -> Result<()> {
 }
 
 fn buckets(dir: &Path, name: &str, rows: &[Bucket]) -> Result<()> {
+    buckets_or(dir, name, rows, None)
+}
+
+/// Bucket rows, or (`no_data`) one row saying why there are none rather than zeros that
+/// read like measurements.
+fn buckets_or(dir: &Path, name: &str, rows: &[Bucket], no_data: Option<&str>) -> Result<()> {
     let mut w = writer(dir, name)?;
     w.write_record(["bucket", "keys", "memory", "memory_pct"])?;
+    if let Some(why) = no_data {
+        w.write_record([&format!("(no data: {why})"), "", "", ""])?;
+        w.flush()?;
+        return Ok(());
+    }
     for b in rows {
         w.write_record([
             b.bucket.to_string(),
@@ -205,8 +216,22 @@ pub fn write_dir(dir: &Path, r: &Report) -> Result<()> {
     w.flush()?;
 
     buckets(dir, "expiry.csv", &r.expiry.buckets)?;
-    buckets(dir, "idle.csv", &r.idle.idle_buckets)?;
-    buckets(dir, "lfu.csv", &r.idle.freq_buckets)?;
+    buckets_or(
+        dir,
+        "idle.csv",
+        &r.idle.idle_buckets,
+        (r.idle.keys_with_idle == 0).then_some(
+            "no key carries an LRU idle time; the dump was written under a non-LRU maxmemory-policy",
+        ),
+    )?;
+    buckets_or(
+        dir,
+        "lfu.csv",
+        &r.idle.freq_buckets,
+        (r.idle.keys_with_freq == 0).then_some(
+            "no key carries an LFU counter; the dump was written under a non-LFU maxmemory-policy",
+        ),
+    )?;
 
     let mut w = writer(dir, "top_keys.csv")?;
     w.write_record([

@@ -1464,7 +1464,10 @@ fn analyze_each_threshold_changes_the_findings() {
         .collect();
     assert_eq!(big.len(), 2, "leaderboard:monthly and events");
     // Severity is by cost, not share: 150 members block nothing.
-    assert_eq!(big[0]["severity"], "warning", "over twice the share, but small");
+    assert_eq!(
+        big[0]["severity"], "warning",
+        "over twice the share, but small"
+    );
     // small-string-memory=0: nothing is small any more.
     let (_, r) = findings_with("mixed.rdb", &["small-string-memory=0"]);
     assert_eq!(r["patterns"]["other"]["small_strings"], 0);
