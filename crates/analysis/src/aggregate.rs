@@ -300,6 +300,74 @@ pub struct StreamFacts {
     pub oldest_pending_ms: Option<i64>,
 }
 
+/// Groups kept per stream of the top list, and consumers per group (by pending, then name).
+const GROUPS_KEPT: usize = 16;
+const CONSUMERS_KEPT: usize = 8;
+/// Bytes of a group or consumer name kept.
+const NAME_BYTES_KEPT: usize = 256;
+
+/// One consumer group of a stream in the streams list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupFacts {
+    /// Group name (at most 256 bytes).
+    pub name: Vec<u8>,
+    /// Its pending entries.
+    pub pending: u64,
+    /// Entries added to the stream that the group has not read yet (`XINFO GROUPS` lag),
+    /// when it can be told from the file: RDB 11+ keeps `entries_read`, and no entry was
+    /// deleted after the group's last delivered ID.
+    pub lag: Option<u64>,
+    /// Its consumers.
+    pub consumers: u64,
+    /// The consumers with the most pending entries: (name, pending).
+    pub top_consumers: Vec<(Vec<u8>, u64)>,
+}
+
+/// The groups of a stream, for the streams list (bounded).
+fn group_facts(k: &KeyRecord<'_>) -> Vec<GroupFacts> {
+    let Ok(Some(s)) = k.value.stream() else {
+        return Vec::new();
+    };
+    let name = |r: rdbscope_parser::RdbStr<'_>| {
+        let mut v = r.to_vec().unwrap_or_default();
+        v.truncate(NAME_BYTES_KEPT);
+        v
+    };
+    let mut out = Vec::new();
+    let _ = s.for_each_group(|g| {
+        // As `XINFO GROUPS` computes it (`t_stream.c`): exact from entries_read unless an
+        // entry at or after the group's last ID was deleted (`streamRangeHasTombstones`).
+        let zero = rdbscope_parser::stream::StreamId { ms: 0, seq: 0 };
+        let tombstones = s.length > 0
+            && s.max_deleted_id
+                .is_some_and(|d| d != zero && g.last_id <= d);
+        let lag = match (s.entries_added, g.entries_read) {
+            (Some(0), _) => Some(0),
+            (Some(added), Some(read)) if read <= added && !tombstones => Some(added - read),
+            _ if g.last_id == s.last_id => Some(0),
+            _ => None,
+        };
+        let mut consumers = Vec::new();
+        let _ = g.for_each_consumer(|c| {
+            consumers.push((name(c.name), c.pel));
+            Ok(())
+        });
+        consumers.sort_by(|a, b| (Reverse(a.1), &a.0).cmp(&(Reverse(b.1), &b.0)));
+        consumers.truncate(CONSUMERS_KEPT);
+        out.push(GroupFacts {
+            name: name(g.name),
+            pending: g.pel,
+            lag,
+            consumers: g.consumers,
+            top_consumers: consumers,
+        });
+        Ok(())
+    });
+    out.sort_by(|a, b| (Reverse(a.pending), &a.name).cmp(&(Reverse(b.pending), &b.name)));
+    out.truncate(GROUPS_KEPT);
+    out
+}
+
 /// Totals over all streams.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StreamTotals {
@@ -403,7 +471,7 @@ pub struct Aggregate {
     /// Streams with the largest PELs: by pending, then memory.
     pub top_streams: TopK<Ranked<(u64, u64)>>,
     /// Stream details of the streams in `top_streams`, by (file, offset).
-    pub stream_facts: BTreeMap<(u32, u64), StreamFacts>,
+    pub stream_facts: BTreeMap<(u32, u64), (StreamFacts, Vec<GroupFacts>)>,
     /// Collections over [`Limits::big_collection_elements`].
     pub big_collections: Stats,
     /// Strings over [`Limits::big_string_bytes`].
@@ -863,7 +931,8 @@ impl Aggregate {
         }
         if let Some(s) = stream {
             if offer(&mut self.top_streams, (s.pending, memory), scope, k, &row) {
-                self.stream_facts.insert((scope.file, k.offset), s);
+                self.stream_facts
+                    .insert((scope.file, k.offset), (s, group_facts(k)));
             }
         }
         if let Some(err) = error {

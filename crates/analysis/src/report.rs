@@ -500,10 +500,36 @@ pub struct StreamOut {
     pub pending: u64,
     /// Largest PEL of one group.
     pub max_group_pending: u64,
+    /// Its consumer groups, most pending first (at most 16).
+    pub group_list: Vec<GroupOut>,
     /// Oldest pending delivery, Unix ms.
     pub oldest_pending_ms: Option<i64>,
     /// Its age at snapshot time, seconds (never negative).
     pub oldest_pending_age_seconds: Option<i64>,
+}
+
+/// A consumer group of a stream.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupOut {
+    /// Group name (escaped).
+    pub name: String,
+    /// Pending entries.
+    pub pending: u64,
+    /// Entries not read yet (`XINFO GROUPS` lag), when the file tells it.
+    pub lag: Option<u64>,
+    /// Consumers.
+    pub consumers: u64,
+    /// The consumers with the most pending entries (at most 8).
+    pub top_consumers: Vec<ConsumerOut>,
+}
+
+/// A consumer of a group.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConsumerOut {
+    /// Consumer name (escaped).
+    pub name: String,
+    /// Its pending entries.
+    pub pending: u64,
 }
 
 /// The streams section.
@@ -1127,9 +1153,9 @@ pub fn build(mut files: Vec<NamedResult>, opts: &ReportOptions) -> Report {
             .into_sorted_vec()
             .iter()
             .map(|r| {
-                let f = facts
+                let (f, groups) = facts
                     .get(&(r.row.file, r.row.offset))
-                    .copied()
+                    .cloned()
                     .unwrap_or_default();
                 let ctime = ctimes.get(r.row.file as usize).copied().flatten();
                 StreamOut {
@@ -1139,6 +1165,23 @@ pub fn build(mut files: Vec<NamedResult>, opts: &ReportOptions) -> Report {
                     consumers: f.consumers,
                     pending: f.pending,
                     max_group_pending: f.max_group_pending,
+                    group_list: groups
+                        .iter()
+                        .map(|g| GroupOut {
+                            name: escape_key(&g.name),
+                            pending: g.pending,
+                            lag: g.lag,
+                            consumers: g.consumers,
+                            top_consumers: g
+                                .top_consumers
+                                .iter()
+                                .map(|(n, p)| ConsumerOut {
+                                    name: escape_key(n),
+                                    pending: *p,
+                                })
+                                .collect(),
+                        })
+                        .collect(),
                     oldest_pending_ms: f.oldest_pending_ms,
                     oldest_pending_age_seconds: f
                         .oldest_pending_ms

@@ -576,6 +576,31 @@ pub fn summary(r: &Report, shown: Shown, color: bool) -> String {
                 st.oldest_pending_age_seconds
                     .map_or_else(|| "-".into(), |a| short_duration(a.max(0) as u64))
             ));
+            for g in &st.group_list {
+                let consumers: Vec<String> = g
+                    .top_consumers
+                    .iter()
+                    .map(|c| format!("{} {}", c.name, count(c.pending)))
+                    .collect();
+                let more = g.consumers.saturating_sub(g.top_consumers.len() as u64);
+                o.line(&format!(
+                    "    group {}: pending {}, lag {}, {}{}{}",
+                    fit(&g.name, 30),
+                    count(g.pending),
+                    g.lag.map_or_else(|| "unknown".into(), count),
+                    counted(g.consumers, "consumer"),
+                    if consumers.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", consumers.join(", "))
+                    },
+                    if more > 0 && !consumers.is_empty() {
+                        format!(" and {more} more")
+                    } else {
+                        String::new()
+                    }
+                ));
+            }
         }
     }
 
