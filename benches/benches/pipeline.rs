@@ -30,12 +30,11 @@ fn analyze(data: &[u8], pool: &rayon::ThreadPool, streamed: bool) -> u64 {
         pool.install(|| analyze_slice(data, 0, &job, &NoRelease))
     };
     let report = build(
-        vec![NamedResult {
-            name: "dump.rdb".into(),
-            bytes: Some(data.len() as u64),
+        vec![NamedResult::new(
+            "dump.rdb",
+            Some(data.len() as u64),
             result,
-            allocator: None,
-        }],
+        )],
         &ReportOptions::default(),
     );
     report.totals.memory

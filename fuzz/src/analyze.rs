@@ -135,12 +135,7 @@ pub fn analyze(data: &[u8]) {
 
     let damaged = result.damage.is_some() || result.summary.checksum_mismatch().is_some();
     let report = build(
-        vec![NamedResult {
-            name: "fuzz.rdb".into(),
-            bytes: Some(len),
-            result,
-            allocator: None,
-        }],
+        vec![NamedResult::new("fuzz.rdb", Some(len), result)],
         &ReportOptions {
             rows: 8,
             ..ReportOptions::default()

@@ -190,6 +190,66 @@ pub fn evaluate(
         );
     }
 
+    // The same snapshot twice, or a primary beside its own replica: every key counted twice.
+    let repl = |s: &crate::report::Snapshot, k: &str| {
+        s.replication
+            .iter()
+            .find(|n| n.name == k)
+            .map(|n| n.value.clone())
+    };
+    for (i, a) in r.snapshot.iter().enumerate() {
+        for (j, b) in r.snapshot.iter().enumerate().skip(i + 1) {
+            let shared = repl(a, "repl-id").filter(|id| Some(id) == repl(b, "repl-id").as_ref());
+            // Without a replication id (a standalone server's SAVE), the same snapshot is the
+            // same time, used-mem, keys and memory.
+            let (fa, fb) = (&r.files[i], &r.files[j]);
+            let twin = shared.is_none()
+                && a.ctime.is_some()
+                && a.ctime == b.ctime
+                && a.used_mem == b.used_mem
+                && fa.keys == fb.keys
+                && fa.memory == fb.memory;
+            if shared.is_none() && !twin {
+                continue;
+            }
+            let id = shared.unwrap_or_else(|| "none".to_string());
+            let same =
+                twin || (a.ctime == b.ctime && repl(a, "repl-offset") == repl(b, "repl-offset"));
+            push(
+                "duplicate-input",
+                Severity::Warning,
+                if same {
+                    format!("{} and {} are the same snapshot: every key is counted twice", a.file, b.file)
+                } else {
+                    format!(
+                        "{} and {} share a replication history (a primary and its replica, or two snapshots of one server): their keys are counted twice",
+                        a.file, b.file
+                    )
+                },
+                {
+                    let ctimes = format!(
+                        "ctime {} and {}; {} and {} keys",
+                        a.ctime.map_or_else(|| "?".into(), |c| c.to_string()),
+                        b.ctime.map_or_else(|| "?".into(), |c| c.to_string()),
+                        fa.keys,
+                        fb.keys
+                    );
+                    if id == "none" {
+                        format!("no replication id; same used-mem and key memory; {ctimes}")
+                    } else {
+                        format!(
+                            "repl-id {id}; repl-offset {} and {}; {ctimes}",
+                            repl(a, "repl-offset").unwrap_or_default(),
+                            repl(b, "repl-offset").unwrap_or_default()
+                        )
+                    }
+                },
+                "analyse one dump per shard: of a primary and its replicas, only the primary's (or only the newest snapshot)",
+                None,
+            );
+        }
+    }
+
     for k in &r.top_keys.by_memory {
         let share = if total == 0 {
             0.0

@@ -122,6 +122,17 @@ impl Default for ReportOptions {
     }
 }
 
+/// An incremental AOF file of an `appendonlydir` that `rdbscope` does not apply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct AofIncrement {
+    /// Its path.
+    pub file: String,
+    /// Its size.
+    pub bytes: u64,
+    /// Commands in it (top-level RESP arrays; `None` when it cannot be read as RESP).
+    pub commands: Option<u64>,
+}
+
 /// A named input: its display name, size and analysis.
 #[derive(Debug)]
 pub struct NamedResult {
@@ -133,6 +144,21 @@ pub struct NamedResult {
     pub result: FileResult,
     /// How its allocator was chosen ([`crate::alloc_infer::infer`]).
     pub allocator: Option<crate::alloc_infer::Verdict>,
+    /// The incremental AOF files beside its base file, not applied.
+    pub aof_increments: Vec<AofIncrement>,
+}
+
+impl NamedResult {
+    /// A result with nothing said about its allocator or AOF increments.
+    pub fn new(name: impl Into<String>, bytes: Option<u64>, result: FileResult) -> Self {
+        NamedResult {
+            name: name.into(),
+            bytes,
+            result,
+            allocator: None,
+            aof_increments: Vec::new(),
+        }
+    }
 }
 
 /// The whole report.
@@ -234,6 +260,9 @@ pub struct Snapshot {
     pub replication: Vec<NameValue>,
     /// `aof-base` AUX.
     pub aof_base: bool,
+    /// The incremental files of an `appendonlydir`, which are not applied: the report is
+    /// the base snapshot's, and what they changed since is not in it.
+    pub aof_increments: Vec<AofIncrement>,
     /// Function libraries.
     pub functions: Vec<Library>,
     /// Modules.
@@ -874,6 +903,7 @@ fn snapshot(name: &str, fr: &FileResult) -> Snapshot {
             })
             .collect(),
         aof_base: aux(fr, "aof-base").is_some_and(|v| v.trim() != "0"),
+        aof_increments: Vec::new(),
         functions: inv
             .functions
             .iter()
@@ -987,6 +1017,7 @@ pub fn build(mut files: Vec<NamedResult>, opts: &ReportOptions) -> Report {
         });
         let mut snap = snapshot(&f.name, &fr);
         snap.allocator_choice = f.allocator.clone();
+        snap.aof_increments = f.aof_increments.clone();
         snap.settings = file_settings(&snap, &opts.settings);
         // A sum over only some files would compare part of used-mem with every key.
         used_mem = used_mem.zip(snap.used_mem).map(|(a, b)| a + b);

@@ -41,12 +41,7 @@ fn report(data: &[u8]) -> Result<Report, String> {
         };
         let result = analyze_slice(data, 0, &job, &NoRelease);
         build(
-            vec![NamedResult {
-                name: "cut.rdb".into(),
-                bytes: Some(data.len() as u64),
-                result,
-                allocator: None,
-            }],
+            vec![NamedResult::new("cut.rdb", Some(data.len() as u64), result)],
             &ReportOptions::default(),
         )
     }))

@@ -267,6 +267,7 @@ pub fn run(args: &Args) -> Result<Exit> {
     }
     // Files get their ids in name order, so the report does not depend on the order given.
     inputs.sort_by(|a, b| a.name.cmp(&b.name));
+    warn_same_files(&inputs);
     let total: u64 = inputs
         .iter()
         .map(|i| match &i.source {
@@ -309,6 +310,7 @@ pub fn run(args: &Args) -> Result<Exit> {
                 let id = u32::try_from(i).unwrap_or(u32::MAX);
                 let name = inp.name.clone();
                 let reopen = inp.reopen.clone();
+                let aof_increments = inp.aof_increments.clone();
                 let (bytes, mut result) = analyze_input(inp, id, &job);
                 let verdict = rdbscope_analysis::alloc_infer::infer(&result, given, filtered);
                 // The keys were sized with the packaging default: when used-mem points at
@@ -346,6 +348,7 @@ pub fn run(args: &Args) -> Result<Exit> {
                     bytes,
                     result,
                     allocator: verdict,
+                    aof_increments,
                 }
             })
             .collect()
@@ -463,6 +466,32 @@ fn run_settings(
         out.push(setting("filter expired", "true", "command line"));
     }
     out
+}
+
+/// Warns about a file given twice (under two names too): its keys would count twice.
+fn warn_same_files(inputs: &[input::Input]) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let ids: Vec<Option<(u64, u64)>> = inputs
+            .iter()
+            .map(|i| {
+                let p = i.reopen.as_deref()?;
+                let m = std::fs::metadata(p).ok()?;
+                m.is_file().then(|| (m.dev(), m.ino()))
+            })
+            .collect();
+        for (i, a) in ids.iter().enumerate() {
+            for (j, b) in ids.iter().enumerate().skip(i + 1) {
+                if a.is_some() && a == b {
+                    eprintln!(
+                        "rdbscope: warning: {} and {} are the same file: its keys are counted twice",
+                        inputs[i].name, inputs[j].name
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// Analyses one opened input: its size (when known) and its result.

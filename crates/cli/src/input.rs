@@ -3,6 +3,7 @@
 //! only ever opened read-only, never locked, and never written.
 
 use anyhow::{bail, Context, Result};
+use rdbscope_analysis::report::AofIncrement;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -74,6 +75,8 @@ pub struct Input {
     pub len: Option<u64>,
     /// The path to open it again with (`None` for standard input).
     pub reopen: Option<String>,
+    /// An `appendonlydir`'s incremental files, not applied.
+    pub aof_increments: Vec<AofIncrement>,
 }
 
 const LZ4_MAGIC: [u8; 4] = [0x04, 0x22, 0x4D, 0x18];
@@ -90,8 +93,9 @@ fn map(file: &File) -> std::io::Result<memmap2::Mmap> {
     Ok(m)
 }
 
-/// Finds the base file of a Redis 7+ multi-part AOF directory from its manifest.
-fn aof_base(dir: &Path) -> Result<PathBuf> {
+/// Finds the base file of a Redis 7+ multi-part AOF directory from its manifest, and the
+/// incremental files listed after it (which rdbscope does not apply).
+fn aof_base(dir: &Path) -> Result<(PathBuf, Vec<AofIncrement>)> {
     let mut manifests: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("{}: cannot list directory", dir.display()))?
         .flatten()
@@ -107,6 +111,8 @@ fn aof_base(dir: &Path) -> Result<PathBuf> {
     };
     let text =
         std::fs::read_to_string(m).with_context(|| format!("{}: cannot read", m.display()))?;
+    let mut base = None;
+    let mut increments = Vec::new();
     for line in text.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
         let field = |k: &str| {
@@ -116,13 +122,58 @@ fn aof_base(dir: &Path) -> Result<PathBuf> {
                 .and_then(|i| words.get(i + 1))
                 .copied()
         };
-        if field("type") == Some("b") {
-            if let Some(name) = field("file") {
-                return Ok(dir.join(name));
+        match (field("type"), field("file")) {
+            (Some("b"), Some(name)) if base.is_none() => base = Some(dir.join(name)),
+            (Some("i"), Some(name)) => {
+                let p = dir.join(name);
+                let bytes = std::fs::metadata(&p).map_or(0, |m| m.len());
+                increments.push(AofIncrement {
+                    file: p.display().to_string(),
+                    bytes,
+                    commands: File::open(&p).ok().and_then(|f| count_commands(f).ok()),
+                });
             }
+            _ => {}
         }
     }
-    bail!("{}: no base file (type b) listed", m.display())
+    match base {
+        Some(b) => Ok((b, increments)),
+        None => bail!("{}: no base file (type b) listed", m.display()),
+    }
+}
+
+/// Counts the top-level RESP arrays (commands) of an AOF, skipping bulk payloads by
+/// seeking: reads only the headers, whatever the values' sizes.
+fn count_commands(f: File) -> std::io::Result<u64> {
+    use std::io::BufRead;
+    let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "not RESP");
+    let mut r = BufReader::new(f);
+    let mut line = Vec::new();
+    let mut n = 0u64;
+    let mut header = |r: &mut BufReader<File>, want: u8| -> std::io::Result<Option<u64>> {
+        line.clear();
+        if r.read_until(b'\n', &mut line)? == 0 {
+            return Ok(None);
+        }
+        let body = line.strip_suffix(b"\r\n").ok_or_else(bad)?;
+        match body.split_first() {
+            Some((&c, digits)) if c == want => std::str::from_utf8(digits)
+                .ok()
+                .and_then(|d| d.parse().ok())
+                .map(Some)
+                .ok_or_else(bad),
+            _ => Err(bad()),
+        }
+    };
+    while let Some(args) = header(&mut r, b'*')? {
+        for _ in 0..args {
+            let len = header(&mut r, b'$')?.ok_or_else(bad)?;
+            let skip = i64::try_from(len.saturating_add(2)).map_err(|_| bad())?;
+            r.seek_relative(skip)?;
+        }
+        n += 1;
+    }
+    Ok(n)
 }
 
 /// Opens `path` (`-` = standard input) read-only.
@@ -139,8 +190,9 @@ pub fn open(path: &str, no_mmap: bool) -> Result<Input> {
     }
     let mut p = PathBuf::from(path);
     let mut container = "rdb";
+    let mut aof_increments = Vec::new();
     if p.is_dir() {
-        p = aof_base(&p)?;
+        (p, aof_increments) = aof_base(&p)?;
         container = "aof-dir";
     }
     let name = p.display().to_string();
@@ -154,6 +206,7 @@ pub fn open(path: &str, no_mmap: bool) -> Result<Input> {
         let file = File::open(&p).with_context(|| format!("{name}: cannot open for reading"))?;
         let mut i = sniff_stream(name, Box::new(BufReader::new(file)), container)?;
         i.reopen = Some(path.to_string());
+        i.aof_increments = aof_increments;
         return Ok(i);
     }
     let len = file.metadata().ok().map(|m| m.len());
@@ -175,6 +228,7 @@ pub fn open(path: &str, no_mmap: bool) -> Result<Input> {
         source,
         len,
         reopen: Some(path.to_string()),
+        aof_increments,
     })
 }
 
@@ -253,6 +307,7 @@ fn sniff_stream(
             source: Source::Stream(Box::new(dec)),
             len: None,
             reopen: None,
+            aof_increments: Vec::new(),
         });
     }
     let r = Prefixed {
@@ -268,6 +323,7 @@ fn sniff_stream(
             source: Source::Stream(Box::new(dec)),
             len: None,
             reopen: None,
+            aof_increments: Vec::new(),
         });
     }
     Ok(Input {
@@ -276,5 +332,6 @@ fn sniff_stream(
         source: Source::Stream(Box::new(r)),
         len: None,
         reopen: None,
+        aof_increments: Vec::new(),
     })
 }

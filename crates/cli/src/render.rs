@@ -408,6 +408,26 @@ pub fn summary(r: &Report, shown: Shown, color: bool) -> String {
         if s.aof_base {
             extra.push("aof-base".to_string());
         }
+        if !s.aof_increments.is_empty() {
+            let files: Vec<String> = s
+                .aof_increments
+                .iter()
+                .map(|a| {
+                    let name = a.file.rsplit('/').next().unwrap_or(&a.file);
+                    match a.commands {
+                        Some(c) => {
+                            format!("{name} ({}, {})", bytes(a.bytes), counted(c, "command"))
+                        }
+                        None => format!("{name} ({}, not RESP)", bytes(a.bytes)),
+                    }
+                })
+                .collect();
+            extra.push(format!(
+                "NOT APPLIED: {} of the appendonlydir, written after this base: {}",
+                counted(files.len() as u64, "incremental file"),
+                files.join(", ")
+            ));
+        }
         if !s.functions.is_empty() {
             let names: Vec<&str> = s.functions.iter().map(|f| f.name.as_str()).collect();
             extra.push(format!("functions {}", names.join(",")));
@@ -621,7 +641,13 @@ pub fn summary(r: &Report, shown: Shown, color: bool) -> String {
             Severity::Warning => o.paint("33", "WARNING "),
             Severity::Info => o.paint("36", "INFO    "),
         };
-        let _ = writeln!(o.text, "  {sev} {}", fit(&f.title, WIDTH - 12));
+        for (n, l) in wrap(&f.title, WIDTH - 11).iter().enumerate() {
+            if n == 0 {
+                let _ = writeln!(o.text, "  {sev} {l}");
+            } else {
+                o.line(&format!("           {l}"));
+            }
+        }
         for l in wrap(&f.evidence, WIDTH - 11) {
             o.line(&format!("           {l}"));
         }

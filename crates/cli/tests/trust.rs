@@ -1063,3 +1063,95 @@ fn stream_groups_match_xinfo_on_the_corpus() {
         assert!(compared > 20, "{compared} lags compared");
     }
 }
+
+/// A dump given twice, or a primary beside its replica, is called out: its keys would be
+/// counted twice.
+#[test]
+fn duplicate_inputs_are_warned_about() {
+    use rdbscope_testwriter::{encode, ty, RdbWriter};
+    let dump = |ctime: &str, offset: &str| {
+        let mut w = RdbWriter::redis(10);
+        w.aux("redis-ver", "7.2.6")
+            .aux("ctime", ctime)
+            .aux("repl-id", "8b1e0a2cbd3a5f6e7d8c9b0a1f2e3d4c5b6a7980")
+            .aux("repl-offset", offset)
+            .select_db(0)
+            .resize_db(1, 0)
+            .key(ty::STRING, "k", &encode::string("v"));
+        w.finish()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let primary = dir.path().join("primary.rdb");
+    let replica = dir.path().join("replica.rdb");
+    std::fs::write(&primary, dump("1700000000", "1000")).unwrap();
+    std::fs::write(&replica, dump("1700000060", "1200")).unwrap();
+    let run = |files: &[&Path]| {
+        let out = rdbscope()
+            .arg("analyze")
+            .args(files)
+            .args(["--json", "-"])
+            .output()
+            .unwrap();
+        let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (r, String::from_utf8(out.stderr).unwrap())
+    };
+    let (r, _) = run(&[&primary, &replica]);
+    let f = findings(&r)
+        .iter()
+        .find(|f| f["id"] == "duplicate-input")
+        .unwrap_or_else(|| panic!("{:?}", findings(&r)));
+    assert!(f["title"].as_str().unwrap().contains("replica"), "{f}");
+    // The same file under two names: a warning on stderr and the same-snapshot finding.
+    let link = dir.path().join("again.rdb");
+    std::fs::hard_link(&primary, &link).unwrap();
+    let (r, err) = run(&[&primary, &link]);
+    assert!(err.contains("are the same file"), "{err}");
+    let f = findings(&r)
+        .iter()
+        .find(|f| f["id"] == "duplicate-input")
+        .unwrap();
+    assert!(
+        f["title"].as_str().unwrap().contains("same snapshot"),
+        "{f}"
+    );
+    // Two different shards: nothing.
+    let (r, err) = run(&[&fixture("mixed.rdb"), &fixture("lfu.rdb")]);
+    assert!(!err.contains("same file"));
+    assert!(!findings(&r).iter().any(|f| f["id"] == "duplicate-input"));
+}
+
+/// An appendonlydir's incremental files are named, with size and command count, as not
+/// applied.
+#[test]
+fn aof_increments_are_named_as_not_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let aof = dir.path().join("appendonlydir");
+    std::fs::create_dir(&aof).unwrap();
+    std::fs::copy(fixture("mixed.rdb"), aof.join("appendonly.aof.1.base.rdb")).unwrap();
+    let incr = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n";
+    std::fs::write(aof.join("appendonly.aof.1.incr.aof"), incr).unwrap();
+    std::fs::write(
+        aof.join("appendonly.aof.manifest"),
+        "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n",
+    )
+    .unwrap();
+    let out = rdbscope()
+        .arg("analyze")
+        .arg(&aof)
+        .args(["--color", "never", "--json"])
+        .arg(dir.path().join("r.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        text.contains("NOT APPLIED: 1 incremental file") && text.contains("3 commands"),
+        "{text}"
+    );
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
+    let a = &r["snapshot"][0]["aof_increments"][0];
+    assert_eq!(a["commands"], 3);
+    assert_eq!(a["bytes"], incr.len());
+}

@@ -58,12 +58,11 @@ pub fn analyze_with(
     let (chains, damage) = (result.chains, result.damage.as_ref().map(|d| d.offset));
     let mismatch = result.summary.checksum_mismatch();
     let report = build(
-        vec![NamedResult {
-            name: "dump.rdb".into(),
-            bytes: Some(data.len() as u64),
+        vec![NamedResult::new(
+            "dump.rdb",
+            Some(data.len() as u64),
             result,
-            allocator: None,
-        }],
+        )],
         &ReportOptions {
             rows,
             ..ReportOptions::default()
