@@ -17,6 +17,10 @@ pub struct ModelChoice {
     pub allocator: Option<Allocator>,
     /// Settings of the loading server.
     pub settings: Thresholds,
+    /// `cluster-enabled` was left to the file: slot information in it (Redis `SLOT_INFO`
+    /// records, Valkey `slot-info` AUX fields, both written only by a cluster node, before
+    /// the keys) turns cluster mode on for that file.
+    pub cluster_from_file: bool,
 }
 
 /// Per-file state read from the records before the keys: versions and snapshot time.
@@ -29,6 +33,7 @@ pub struct FileContext {
     redis_ver: Option<String>,
     valkey_ver: Option<String>,
     ctime_s: Option<i64>,
+    slot_info: bool,
     model: Option<Option<Model>>,
 }
 
@@ -43,6 +48,9 @@ impl FileContext {
 
     /// Takes the AUX fields the model and the clock depend on.
     pub fn observe(&mut self, rec: &Record<'_>) {
+        if let Record::SlotInfo { .. } = rec {
+            self.slot_info = true;
+        }
         let Record::Aux { key, value, .. } = rec else {
             return;
         };
@@ -56,6 +64,7 @@ impl FileContext {
             Some(b"redis-ver") => self.redis_ver = text(),
             Some(b"valkey-ver") => self.valkey_ver = text(),
             Some(b"ctime") => self.ctime_s = text().and_then(|t| t.trim().parse::<i64>().ok()),
+            Some(b"slot-info") => self.slot_info = true,
             _ => {}
         }
     }
@@ -109,6 +118,10 @@ impl FileContext {
         if let Some(m) = self.model {
             return m;
         }
+        let mut settings = choice.settings;
+        if choice.cluster_from_file && self.slot_info {
+            settings.cluster_enabled = true;
+        }
         let m = self.line(choice).map(|line| {
             Model::with_settings(
                 line,
@@ -118,7 +131,7 @@ impl FileContext {
                         self.valkey_ver.as_deref(),
                     )
                 }),
-                choice.settings,
+                settings,
                 self.expired_cutoff_ms(),
             )
         });
@@ -152,6 +165,33 @@ mod tests {
         assert_eq!(m.line, ServerLine::Redis72);
         c.redis_ver = Some("6.2.16".into());
         assert_eq!(c.model(&choice).map(|m| m.line), Some(ServerLine::Redis72));
+    }
+
+    #[test]
+    fn context_slot_information_turns_cluster_mode_on_unless_given() {
+        let slot = Record::SlotInfo {
+            slot: 7,
+            size: 1,
+            expires_size: 0,
+            offset: 0,
+        };
+        let mut c = FileContext {
+            redis_ver: Some("8.2.3".into()),
+            ..FileContext::default()
+        };
+        c.observe(&slot);
+        let mut given = c.clone();
+        let choice = ModelChoice {
+            cluster_from_file: true,
+            ..ModelChoice::default()
+        };
+        assert!(c.model(&choice).expect("8.2 is known").cluster);
+        assert!(!given.model(&ModelChoice::default()).expect("8.2").cluster);
+        let mut plain = FileContext {
+            redis_ver: Some("8.2.3".into()),
+            ..FileContext::default()
+        };
+        assert!(!plain.model(&choice).expect("8.2").cluster);
     }
 
     #[test]

@@ -943,8 +943,9 @@ fn snapshot(name: &str, fr: &FileResult) -> Snapshot {
     }
 }
 
-/// A file's settings: its model and allocator (and how they were chosen), then the run's.
-fn file_settings(snap: &Snapshot, run: &[Setting]) -> Vec<Setting> {
+/// A file's settings: its model and allocator (and how they were chosen), then the run's;
+/// `cluster`: the file was sized in cluster mode (given, or from its slot information).
+fn file_settings(snap: &Snapshot, run: &[Setting], cluster: bool) -> Vec<Setting> {
     let set = |name: &str, value: &str, from: &str| Setting {
         name: name.to_string(),
         value: value.to_string(),
@@ -966,7 +967,13 @@ fn file_settings(snap: &Snapshot, run: &[Setting]) -> Vec<Setting> {
         };
         out.push(set("allocator", a, from));
     }
-    out.extend(run.iter().filter(|s| s.name != "model").cloned());
+    out.extend(run.iter().filter(|s| s.name != "model").map(|s| {
+        if cluster && s.name == "cluster-enabled" && s.value == "no" {
+            set("cluster-enabled", "yes", "slot information in the file")
+        } else {
+            s.clone()
+        }
+    }));
     out
 }
 
@@ -1018,7 +1025,7 @@ pub fn build(mut files: Vec<NamedResult>, opts: &ReportOptions) -> Report {
         let mut snap = snapshot(&f.name, &fr);
         snap.allocator_choice = f.allocator.clone();
         snap.aof_increments = f.aof_increments.clone();
-        snap.settings = file_settings(&snap, &opts.settings);
+        snap.settings = file_settings(&snap, &opts.settings, fr.model.is_some_and(|m| m.cluster));
         // A sum over only some files would compare part of used-mem with every key.
         used_mem = used_mem.zip(snap.used_mem).map(|(a, b)| a + b);
         if let Some(m) = fr.model {

@@ -163,7 +163,8 @@ pub struct ModelArgs {
     allocator: Option<AllocatorArg>,
     /// A setting of the loading server, `name=value` (repeatable): the encoding thresholds
     /// (`hash-max-listpack-entries`, `list-max-listpack-size`, …), `list-compress-depth`,
-    /// `maxmemory`, `maxmemory-policy`, `cluster-enabled`.
+    /// `maxmemory`, `maxmemory-policy`, `cluster-enabled` (unless given: on for a file with
+    /// slot information, which only a cluster node writes).
     #[arg(long = "config", value_name = "NAME=VALUE")]
     config: Vec<String>,
     /// Read the loading server's settings from a redis.conf / valkey.conf.
@@ -223,6 +224,7 @@ impl ModelArgs {
                 forced,
                 allocator: self.allocator.map(Into::into),
                 settings,
+                cluster_from_file: applied.from("cluster-enabled") == "default",
             },
             settings: record,
         })

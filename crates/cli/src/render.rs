@@ -25,7 +25,10 @@ fn count(n: u64) -> String {
 fn counted(n: u64, one: &str) -> String {
     if n == 1 {
         format!("1 {one}")
-    } else if let Some(stem) = one.strip_suffix('y') {
+    } else if let Some(stem) = one
+        .strip_suffix('y')
+        .filter(|stem| !stem.ends_with(['a', 'e', 'o', 'u']))
+    {
         format!("{} {stem}ies", count(n))
     } else {
         format!("{} {one}s", count(n))
@@ -363,9 +366,16 @@ pub fn summary(r: &Report, shown: Shown, color: bool) -> String {
             Source::Inferred => "inferred",
             Source::Assumed => "assumed",
         });
-        o.line(&format!(
-            "  {}: {} RDB {} {} {}, model {}, allocator {}{}",
-            s.file,
+        let cluster = s
+            .settings
+            .iter()
+            .find(|x| x.name == "cluster-enabled" && x.value == "yes")
+            .map_or(String::new(), |x| match x.from.as_str() {
+                "default" => ", cluster mode".to_string(),
+                from => format!(", cluster mode (from {from})"),
+            });
+        let what = format!(
+            "{} RDB {} {} {}, model {}, allocator {}{}{cluster}",
             s.magic,
             s.rdb_version.map_or_else(|| "?".into(), |v| v.to_string()),
             s.server.as_deref().unwrap_or("unknown server"),
@@ -377,7 +387,16 @@ pub fn summary(r: &Report, shown: Shown, color: bool) -> String {
             } else {
                 format!(" ({how})")
             },
-        ));
+        );
+        // A long path gets a line of its own rather than cutting the facts after it.
+        if s.file.chars().count() + what.chars().count() + 4 <= WIDTH {
+            o.line(&format!("  {}: {what}", s.file));
+        } else {
+            o.line(&format!("  {}:", s.file));
+            for l in wrap(&what, WIDTH - 4) {
+                o.line(&format!("    {l}"));
+            }
+        }
         if let Some(c) = s
             .allocator_choice
             .as_ref()
@@ -661,4 +680,18 @@ pub fn summary(r: &Report, shown: Shown, color: bool) -> String {
         }
     }
     o.text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::counted;
+
+    #[test]
+    fn counted_forms() {
+        assert_eq!(counted(1, "key"), "1 key");
+        assert_eq!(counted(1350, "key"), "1,350 keys");
+        assert_eq!(counted(3, "entry"), "3 entries");
+        assert_eq!(counted(2, "day"), "2 days");
+        assert_eq!(counted(2, "stream"), "2 streams");
+    }
 }

@@ -45,6 +45,18 @@ fn corpus_dumps() -> Vec<(PathBuf, Value)> {
     out
 }
 
+/// `analyze DUMP EXTRA... --json -`, parsed.
+fn json_report(dump: &Path, extra: &[&str]) -> Value {
+    let out = rdbscope()
+        .arg("analyze")
+        .arg(dump)
+        .args(extra)
+        .args(["--json", "-"])
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// Parses `1,234,567 B` / `-12 B` at the given column text.
 fn exact_bytes(line: &str) -> Option<i64> {
     let end = line.rfind(" B ")?;
@@ -366,13 +378,7 @@ fn wrong_files_get_one_line_and_exit_1() {
 fn allocator_inferred_equals_the_manifest_on_every_corpus_folder() {
     let dumps = corpus_dumps();
     for (dump, manifest) in &dumps {
-        let out = rdbscope()
-            .arg("analyze")
-            .arg(dump)
-            .args(["--json", "-"])
-            .output()
-            .unwrap();
-        let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let r = json_report(dump, &[]);
         let s = &r["snapshot"][0];
         assert_eq!(
             s["allocator"],
@@ -398,6 +404,54 @@ fn allocator_inferred_equals_the_manifest_on_every_corpus_folder() {
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["snapshot"][0]["allocator"], "libc");
     assert_eq!(r["snapshot"][0]["allocator_choice"]["source"], "given");
+}
+
+#[test]
+fn cluster_mode_is_read_from_the_file_unless_given() {
+    for (dump, manifest) in &corpus_dumps() {
+        let cluster = manifest["config_used"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|l| l == "cluster-enabled yes"));
+        let r = json_report(dump, &[]);
+        let setting = r["snapshot"][0]["settings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "cluster-enabled")
+            .cloned()
+            .unwrap();
+        assert_eq!(
+            setting["value"],
+            if cluster { "yes" } else { "no" },
+            "{}",
+            dump.display()
+        );
+        if cluster {
+            assert_eq!(setting["from"], "slot information in the file");
+            // With the cluster tables predicted, what is left is what any live server holds
+            // (the standalone folders leave 2-15%), not the 16384-slot state.
+            let pct = r["reconciliation"]["remainder_pct"].as_f64().unwrap();
+            assert!(pct < 20.0, "{}: remainder {pct}%", dump.display());
+            let text =
+                String::from_utf8(rdbscope().arg("analyze").arg(dump).output().unwrap().stdout)
+                    .unwrap();
+            let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert!(
+                flat.contains("cluster mode (from slot information in the file)"),
+                "{text}"
+            );
+            // Given, the user's word stands.
+            let r = json_report(dump, &["--config", "cluster-enabled=no"]);
+            assert!(r["snapshot"][0]["settings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["name"] == "cluster-enabled"
+                    && s["value"] == "no"
+                    && s["from"] == "--config"));
+            assert!(r["reconciliation"]["remainder_pct"].as_f64().unwrap() > pct);
+        }
+    }
 }
 
 /// The `used-mem` AUX of a dump set to `value` (Redis writes it as a 32-bit integer).
