@@ -9,8 +9,21 @@ fn plural(n: u64, one: &str, many: &str) -> String {
     if n == 1 {
         format!("1 {one}")
     } else {
-        format!("{n} {many}")
+        format!("{} {many}", grouped(n))
     }
+}
+
+/// `1234567` as `1,234,567`: counts in findings are read by people.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn pct_of(part: u64, whole: u64) -> f64 {
@@ -231,8 +244,8 @@ pub fn evaluate(
                         "ctime {} and {}; {} and {} keys",
                         a.ctime.map_or_else(|| "?".into(), |c| c.to_string()),
                         b.ctime.map_or_else(|| "?".into(), |c| c.to_string()),
-                        fa.keys,
-                        fb.keys
+                        grouped(fa.keys),
+                        grouped(fb.keys)
                     );
                     if id == "none" {
                         format!("no replication id; same used-mem and key memory; {ctimes}")
@@ -317,9 +330,9 @@ pub fn evaluate(
                 format!("pattern {} holds {share:.1}% of memory with no TTL", p.name),
                 format!(
                     "{} keys, {}; {} keys without TTL ({})",
-                    p.keys,
+                    grouped(p.keys),
                     mb(p.memory),
-                    p.keys_no_ttl,
+                    grouped(p.keys_no_ttl),
                     mb(p.memory_no_ttl)
                 ),
                 "check whether these keys should expire (EXPIRE in the writer) or belong in another store",
@@ -351,8 +364,10 @@ pub fn evaluate(
                     Severity::Info
                 },
                 format!(
-                    "pattern {}: {no_ttl} of {keys} keys have no TTL ({no_ttl_pct:.1}%) while the rest expire",
-                    p.name
+                    "pattern {}: {} of {} keys have no TTL ({no_ttl_pct:.1}%) while the rest expire",
+                    p.name,
+                    grouped(no_ttl),
+                    grouped(keys)
                 ),
                 format!(
                     "{} without TTL ({share:.1}% of key memory), {} with one",
@@ -401,7 +416,8 @@ pub fn evaluate(
             },
             format!(
                 "{} keys without TTL, {:.1}% of key memory{headroom}",
-                no_ttl.keys, no_ttl.memory_pct
+                grouped(no_ttl.keys),
+                no_ttl.memory_pct
             ),
             if volatile {
                 "volatile-* policies only evict keys with a TTL: give these keys TTLs, or use an allkeys-* policy if they are a cache"
@@ -425,7 +441,7 @@ pub fn evaluate(
             format!("{:.1}% of key memory has no TTL", no_ttl.memory_pct),
             format!(
                 "{} keys, {}; the largest families without TTL: {}",
-                no_ttl.keys,
+                grouped(no_ttl.keys),
                 mb(no_ttl.memory),
                 families.join(", ")
             ),
@@ -516,8 +532,8 @@ pub fn evaluate(
             push(
                 "small-strings",
                 Severity::Info,
-                format!("pattern {} has {} small string keys", p.name, p.small_strings),
-                format!("{} keys in all, {}", p.keys, mb(p.memory)),
+                format!("pattern {} has {} small string keys", p.name, grouped(p.small_strings)),
+                format!("{} keys in all, {}", grouped(p.keys), mb(p.memory)),
                 "many tiny keys pay ~50-70 bytes of overhead each: packing them as fields of bucketed hashes (listpack) typically saves most of it",
                 pattern_cmd(&file, &p.name, "--type string"),
             );

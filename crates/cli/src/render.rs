@@ -94,19 +94,45 @@ fn shares(o: &mut Out, title: &str, rows: &[Share]) {
 }
 
 fn table(o: &mut Out, t: &Table, limit: usize) {
-    // Each column holds one unit: keys are counts, memory is bytes.
+    // Each column holds one unit: keys are counts, memory is bytes. Count columns widen for
+    // big counts and the name column gives the room back, so a row never runs past WIDTH.
+    let shown: Vec<&Row> = t.rows.iter().take(limit).collect();
+    let widest = |min: usize, f: &dyn Fn(&Row) -> u64| {
+        shown
+            .iter()
+            .map(|r| count(f(r)).len())
+            .chain([
+                min,
+                count(t.rows.iter().map(f).sum::<u64>() + f(&t.other)).len(),
+            ])
+            .max()
+            .unwrap_or(min)
+    };
+    let (wk, wn, we) = (
+        widest(8, &|r| r.keys),
+        widest(8, &|r| r.keys_no_ttl),
+        widest(7, &|r| r.keys_expired),
+    );
+    let name_w = 30usize.saturating_sub(wk + wn + we - 23).max(16);
     o.line(&format!(
-        "  {:<30} {:>8} {:>10} {:>6} {:>19} {:>17}",
-        "", "", "", "", "--- no TTL ---", "--- expired ---"
+        "  {:<name_w$} {:>wk$} {:>10} {:>6} {:>nt$} {:>ex$}",
+        "",
+        "",
+        "",
+        "",
+        "--- no TTL ---",
+        "--- expired ---",
+        nt = wn + 11,
+        ex = we + 10
     ));
     o.line(&format!(
-        "  {:<30} {:>8} {:>10} {:>6} {:>8} {:>10} {:>7} {:>9}",
+        "  {:<name_w$} {:>wk$} {:>10} {:>6} {:>wn$} {:>10} {:>we$} {:>9}",
         "", "keys", "memory", "%", "keys", "memory", "keys", "memory"
     ));
     let row = |o: &mut Out, r: &Row| {
         o.line(&format!(
-            "  {:<30} {:>8} {:>10} {:>5.1}% {:>8} {:>10} {:>7} {:>9}",
-            fit(&r.name, 30),
+            "  {:<name_w$} {:>wk$} {:>10} {:>5.1}% {:>wn$} {:>10} {:>we$} {:>9}",
+            fit(&r.name, name_w),
             count(r.keys),
             bytes(r.memory),
             r.memory_pct,
@@ -608,10 +634,10 @@ pub fn summary(r: &Report, shown: Shown, color: bool) -> String {
         ));
         for st in s.top_pending.iter().take(top).filter(|x| x.pending > 0) {
             o.line(&format!(
-                "  {:<46} pending {:>10} groups {:>4} oldest {}",
-                fit(&display_name(&st.key, &o.files), 46),
+                "  {:<40} {:>9} pending, {}, oldest {} before save",
+                fit(&display_name(&st.key, &o.files), 40),
                 count(st.pending),
-                st.groups,
+                counted(st.groups, "group"),
                 st.oldest_pending_age_seconds
                     .map_or_else(|| "-".into(), |a| short_duration(a.max(0) as u64))
             ));
@@ -684,7 +710,47 @@ pub fn summary(r: &Report, shown: Shown, color: bool) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::counted;
+    use super::{counted, table, Out, WIDTH};
+    use rdbscope_analysis::report::{Row, Table};
+
+    fn row(name: &str, keys: u64) -> Row {
+        Row {
+            name: name.to_string(),
+            keys,
+            memory: keys * 88,
+            memory_pct: 100.0,
+            keys_no_ttl: keys,
+            memory_no_ttl: keys * 88,
+            keys_expired: keys / 3,
+            memory_expired: keys * 20,
+            small_strings: 0,
+            by_type: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn tables_with_big_counts_stay_within_the_width() {
+        for keys in [7, 10_000_000, 1_234_567_890] {
+            let t = Table {
+                rows: vec![row("a-rather-long-pattern:{num}:with:parts:{hex}", keys)],
+                other: row("(other)", keys),
+                distinct_rows_kept: 1,
+                cap: 10,
+                folded_by_cap: false,
+            };
+            let mut o = Out {
+                text: String::new(),
+                color: false,
+                files: Vec::new(),
+            };
+            table(&mut o, &t, 10);
+            for l in o.text.lines() {
+                assert!(l.chars().count() <= WIDTH, "{l}");
+                assert!(!l.ends_with('…'), "a number was cut: {l}");
+            }
+            assert!(o.text.contains(&super::count(keys)), "{}", o.text);
+        }
+    }
 
     #[test]
     fn counted_forms() {
