@@ -8,7 +8,7 @@
 //! * **packaging** (the prior): the versions that Debian and Ubuntu ship are most often their
 //!   packages; every other version most often an upstream build or image;
 //! * **`used-mem`** (the evidence): the dump's keys are predicted under each allocator (every
-//!   key in the file's first 32 MiB, one key in 16 by offset after that, scaled), and the
+//!   key in the file's first 4 MiB, one key in 64 by offset after that, scaled), and the
 //!   remainder `used-mem − prediction` of each is judged as a live server's excess over a
 //!   fresh load: rarely below −0.5% (the prediction's own accuracy), and more likely small
 //!   than large (clients, histograms and grown tables are typically a few percent).
@@ -35,9 +35,9 @@ pub const PACKAGED: &[(&str, &str, &str)] = &[
 ];
 
 /// Record offsets below this are all sampled.
-const HEAD_BYTES: u64 = 32 << 20;
+const HEAD_BYTES: u64 = 4 << 20;
 /// After the head, one key in this many is sampled (by a hash of its offset).
-const TAIL_EVERY: u64 = 16;
+const TAIL_EVERY: u64 = 64;
 
 /// Where a key falls in the sample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -330,10 +330,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sampled_head_always_tail_one_in_sixteen() {
+    fn sampled_head_always_tail_one_in_sixty_four() {
         assert_eq!(sampled(0), Some(Sampled::Head));
         assert_eq!(sampled(HEAD_BYTES - 1), Some(Sampled::Head));
-        let n = (HEAD_BYTES..HEAD_BYTES + 160_000)
+        let n = (HEAD_BYTES..HEAD_BYTES + 640_000)
             .filter(|&o| sampled(o).is_some())
             .count();
         assert!((8_000..12_000).contains(&n), "{n}");
@@ -401,11 +401,14 @@ mod tests {
         s.add(Sampled::Tail, [10, 16, 8]);
         assert_eq!(
             s.delta(Allocator::Jemalloc, Allocator::Jemalloc16),
-            12 + 16 * 6
+            12 + TAIL_EVERY as i64 * 6
         );
         let mut t = s;
         t.merge(&s);
         assert_eq!(t.keys, 4);
-        assert_eq!(t.delta(Allocator::Jemalloc, Allocator::Libc), 2 * (-4 - 32));
+        assert_eq!(
+            t.delta(Allocator::Jemalloc, Allocator::Libc),
+            2 * (-4 - TAIL_EVERY as i64 * 2)
+        );
     }
 }
