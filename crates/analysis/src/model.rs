@@ -50,6 +50,22 @@ pub enum ServerLine {
 }
 
 impl ServerLine {
+    /// Every line the model implements, oldest first.
+    pub const ALL: [ServerLine; 12] = [
+        ServerLine::Redis62,
+        ServerLine::Redis70,
+        ServerLine::Redis72,
+        ServerLine::Redis74,
+        ServerLine::Valkey72,
+        ServerLine::Valkey80,
+        ServerLine::Valkey80Dev,
+        ServerLine::Redis82,
+        ServerLine::Redis84,
+        ServerLine::Redis86,
+        ServerLine::Valkey81,
+        ServerLine::Valkey90,
+    ];
+
     /// Picks the line from the `redis-ver` / `valkey-ver` AUX fields (development builds,
     /// which report 255.255.255, are not recognised: see [`ServerLine::detect`]).
     pub fn from_versions(redis_ver: Option<&str>, valkey_ver: Option<&str>) -> Option<ServerLine> {
