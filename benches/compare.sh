@@ -103,6 +103,8 @@ fi
 rdbscope_version="$("$rdbscope" --version) ($(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$repo" diff --quiet HEAD -- crates 2>/dev/null || echo ', modified'))"
 has_analyze=0
 "$rdbscope" analyze --help >/dev/null 2>&1 && has_analyze=1
+has_diff=0
+"$rdbscope" diff --help >/dev/null 2>&1 && has_diff=1
 ncores=$(nproc)
 
 # ---- the other tools ---------------------------------------------------------------------
@@ -217,12 +219,14 @@ measure() {
 
 # Commands, in table order. cmd_<id> prints nothing and fills the array `cmd` for file $1,
 # or sets `skip` to a reason.
-ids=(cat an1 anN stdin keys rdbcrate rdbtools)
+ids=(cat an1 anN stdin diff diffjson keys rdbcrate rdbtools)
 declare -A label=(
   [cat]="\`cat FILE > /dev/null\` (floor)"
   [an1]="\`rdbscope analyze --threads 1\`"
   [anN]="\`rdbscope analyze --threads $ncores\`"
   [stdin]="\`rdbscope analyze --threads $ncores - < FILE\` (streamed)"
+  [diff]="\`rdbscope diff M.rdb FILE\` (both analysed at once)"
+  [diffjson]="\`rdbscope diff M.json FILE.json\` (saved reports)"
   [keys]="\`rdbscope keys --format csv\`"
   [rdbcrate]="\`rdb --format nil\` (rdb crate $rdb_crate_version)"
   [rdbtools]="\`rdb -c memory\` (rdbtools $rdbtools_version)"
@@ -242,6 +246,14 @@ build_cmd() { # id file version
       # exec: the measured process is rdbscope itself, reading the file as a stream.
       cmd=(sh -c 'exec "$0" analyze - --quiet --json /dev/null --threads "$2" < "$1"' \
         "$rdbscope" "$2" "$ncores") ;;
+    diff | diffjson)
+      if ((!has_diff)); then skip="this rdbscope has no \`diff\` subcommand"; return; fi
+      if [[ ! -f $dumps/M.rdb ]]; then skip="no M.rdb beside the dumps"; return; fi
+      if [[ $1 == diff ]]; then
+        cmd=("$rdbscope" diff "$dumps/M.rdb" "$2" --json /dev/null --threads "$ncores")
+      else
+        cmd=("$rdbscope" diff "$tmp/M.json" "$tmp/$(basename "$2").json" --json /dev/null)
+      fi ;;
     keys) cmd=("$rdbscope" keys "$2" --format csv) ;;
     rdbcrate)
       if [[ -z $rdb_crate ]]; then skip="not installed"; return; fi
@@ -268,6 +280,11 @@ for d in "${wanted[@]}"; do
     if [[ -n $logged && $logged != "${ds_keys[$d]}" ]]; then
       say "warning: $d: DBSIZE at generation was $logged, rdbscope verify counts ${ds_keys[$d]}"
     fi
+  fi
+  if ((has_diff)) && [[ -f $dumps/M.rdb ]]; then
+    # The saved reports `diffjson` reads: M's (the old side) and this dataset's.
+    [[ -f $tmp/M.json ]] || "$rdbscope" analyze "$dumps/M.rdb" --quiet --json "$tmp/M.json" >/dev/null
+    "$rdbscope" analyze "$f" --quiet --json "$tmp/$(basename "$f").json" >/dev/null || true
   fi
   # Runs are interleaved (every command once, then again) so drift hits them alike.
   for ((r = 1; r <= runs; r++)); do

@@ -45,7 +45,9 @@ fn setting<'a>(r: &'a Report, name: &str) -> Option<&'a str> {
 }
 
 /// The file as a command names it: the one file, or `FILE` when there are several.
-fn file_arg(r: &Report) -> String {
+/// The file argument of the `rdbscope` commands a finding prints: the one file, `-`, or
+/// `FILE` for several.
+pub fn file_arg(r: &Report) -> String {
     match r.files.as_slice() {
         [f] if f.name == "<stdin>" => "-".to_string(),
         [f] => shell(&f.name),
@@ -148,14 +150,14 @@ pub fn evaluate(
     let file = file_arg(r);
     let keys_cmd = |args: &str| Some(format!("rdbscope keys {file} {args}"));
     let verify_cmd = Some(format!("rdbscope verify {file}"));
-    let mut push = |id,
+    let mut push = |id: &str,
                     severity,
                     title: String,
                     evidence: String,
                     next_step: &str,
                     command: Option<String>| {
         out.push(Finding {
-            id,
+            id: id.to_string(),
             severity,
             title,
             evidence,
@@ -288,7 +290,7 @@ pub fn evaluate(
                 format!(
                     "{} {} with {}, {}{}",
                     k.ty,
-                    k.encoding.unwrap_or("?"),
+                    k.encoding.as_deref().unwrap_or("?"),
                     plural(k.elements, "element", "elements"),
                     mb(k.memory),
                     if blocking {

@@ -10,7 +10,7 @@ use crate::pipeline::FileResult;
 pub use crate::reconcile::{Predicted, Reconciliation, Term};
 use crate::topk::TopK;
 use crate::used_memory::{LoadingServer, ServerVersion};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Version of the JSON schema (`docs/report-schema.md`).
 pub const SCHEMA_VERSION: u32 = 2;
@@ -74,7 +74,7 @@ impl Default for FindingThresholds {
 }
 
 /// One setting the run applied, with where its value came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Setting {
     /// Name, as its option or config file spells it.
     pub name: String,
@@ -85,7 +85,7 @@ pub struct Setting {
 }
 
 /// Headroom of a loading server under `maxmemory`.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Headroom {
     /// `maxmemory` in bytes.
     pub maxmemory: u64,
@@ -123,7 +123,7 @@ impl Default for ReportOptions {
 }
 
 /// An incremental AOF file of an `appendonlydir` that `rdbscope` does not apply.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AofIncrement {
     /// Its path.
     pub file: String,
@@ -162,7 +162,7 @@ impl NamedResult {
 }
 
 /// The whole report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -196,7 +196,7 @@ pub struct Report {
 }
 
 /// One input file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileRow {
     /// Path as given.
     pub name: String,
@@ -216,13 +216,13 @@ pub struct FileRow {
     /// The CRC-64: `ok`, `mismatch` (every record was read, but some value may be wrong),
     /// `disabled` (saved with `rdbchecksum no`), `not checked` (`--no-checksum`, or an RDB
     /// version without one), `not reached` (reading stopped at damage first).
-    pub checksum: &'static str,
+    pub checksum: String,
     /// Stored and computed CRC-64 when they differ.
     pub checksum_mismatch: Option<[String; 2]>,
 }
 
 /// Damage to a file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DamageOut {
     /// Byte offset.
     pub offset: u64,
@@ -233,7 +233,7 @@ pub struct DamageOut {
 }
 
 /// The snapshot's own description.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     /// File.
     pub file: String,
@@ -281,7 +281,7 @@ pub struct Snapshot {
 }
 
 /// A named value (AUX field).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NameValue {
     /// Name.
     pub name: String,
@@ -290,7 +290,7 @@ pub struct NameValue {
 }
 
 /// A function library.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Library {
     /// Library name.
     pub name: String,
@@ -299,7 +299,7 @@ pub struct Library {
 }
 
 /// A module seen in the file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModuleOut {
     /// Module type name.
     pub name: String,
@@ -310,7 +310,7 @@ pub struct ModuleOut {
 }
 
 /// Keys and memory with a share.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Share {
     /// Name of the row.
     pub name: String,
@@ -323,7 +323,7 @@ pub struct Share {
 }
 
 /// The totals section.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Totals {
     /// Keys.
     pub keys: u64,
@@ -348,11 +348,11 @@ pub struct Totals {
 }
 
 /// Per-type keys and memory of a row.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TypeCount {
     /// Type.
     #[serde(rename = "type")]
-    pub ty: &'static str,
+    pub ty: String,
     /// Keys.
     pub keys: u64,
     /// Memory.
@@ -360,7 +360,7 @@ pub struct TypeCount {
 }
 
 /// One prefix or pattern row.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Row {
     /// The prefix or pattern (escaped: `\xHH` for bytes that are not printable ASCII).
     pub name: String,
@@ -385,7 +385,7 @@ pub struct Row {
 }
 
 /// A table of rows with the rest folded.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Table {
     /// Rows, by memory then name.
     pub rows: Vec<Row>,
@@ -400,7 +400,7 @@ pub struct Table {
 }
 
 /// The prefixes section.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Prefixes {
     /// Separator bytes.
     pub separators: String,
@@ -409,10 +409,10 @@ pub struct Prefixes {
 }
 
 /// A TTL bucket.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Bucket {
     /// Name.
-    pub bucket: &'static str,
+    pub bucket: String,
     /// Keys.
     pub keys: u64,
     /// Memory.
@@ -422,7 +422,7 @@ pub struct Bucket {
 }
 
 /// The expiry section.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Expiry {
     /// Measured from the snapshot's `ctime`.
     pub buckets: Vec<Bucket>,
@@ -433,7 +433,7 @@ pub struct Expiry {
 }
 
 /// Hash field TTLs.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HashFieldTtls {
     /// Hashes with at least one field TTL.
     pub keys: u64,
@@ -444,7 +444,7 @@ pub struct HashFieldTtls {
 }
 
 /// A key in a top list.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeyOut {
     /// File (when several).
     pub file: String,
@@ -458,7 +458,7 @@ pub struct KeyOut {
     #[serde(rename = "type")]
     pub ty: String,
     /// Encoding after load.
-    pub encoding: Option<&'static str>,
+    pub encoding: Option<String>,
     /// Memory.
     pub memory: u64,
     /// Elements.
@@ -474,11 +474,11 @@ pub struct KeyOut {
 }
 
 /// Top keys per type.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TypeTop {
     /// Type.
     #[serde(rename = "type")]
-    pub ty: &'static str,
+    pub ty: String,
     /// By memory.
     pub by_memory: Vec<KeyOut>,
     /// By elements.
@@ -486,7 +486,7 @@ pub struct TypeTop {
 }
 
 /// The top keys section.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TopKeys {
     /// By memory.
     pub by_memory: Vec<KeyOut>,
@@ -497,7 +497,7 @@ pub struct TopKeys {
 }
 
 /// The idle/frequency section.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Idle {
     /// Keys with an LRU idle time.
     pub keys_with_idle: u64,
@@ -514,7 +514,7 @@ pub struct Idle {
 }
 
 /// A stream in the streams section.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StreamOut {
     /// The key.
     #[serde(flatten)]
@@ -538,7 +538,7 @@ pub struct StreamOut {
 }
 
 /// A consumer group of a stream.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupOut {
     /// Group name (escaped).
     pub name: String,
@@ -553,7 +553,7 @@ pub struct GroupOut {
 }
 
 /// A consumer of a group.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConsumerOut {
     /// Consumer name (escaped).
     pub name: String,
@@ -562,7 +562,7 @@ pub struct ConsumerOut {
 }
 
 /// The streams section.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Streams {
     /// Streams.
     pub streams: u64,
@@ -581,7 +581,7 @@ pub struct Streams {
 }
 
 /// The anomalies section.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Anomalies {
     /// Whether every element of kept listpacks, ziplists and intsets was decoded and
     /// validated (`--deep`). Otherwise they were checked only as a default server checks
@@ -595,7 +595,7 @@ pub struct Anomalies {
 }
 
 /// One anomaly.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnomalyOut {
     /// File.
     pub file: String,
@@ -610,7 +610,7 @@ pub struct AnomalyOut {
 }
 
 /// Severity of a finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Worth knowing.
@@ -622,10 +622,10 @@ pub enum Severity {
 }
 
 /// A finding: a rule that fired.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     /// Rule id.
-    pub id: &'static str,
+    pub id: String,
     /// Severity.
     pub severity: Severity,
     /// One line.
@@ -717,7 +717,7 @@ fn row(name: String, r: &RowTotals, total: u64) -> Row {
             .zip(&r.by_type)
             .filter(|(_, s)| s.keys > 0)
             .map(|(t, s)| TypeCount {
-                ty: t.as_str(),
+                ty: t.as_str().to_string(),
                 keys: s.keys,
                 memory: s.memory,
             })
@@ -822,7 +822,7 @@ impl Names<'_> {
             key: escape_key(&r.key),
             key_truncated: r.key_truncated,
             ty: r.ty.clone(),
-            encoding: r.encoding.map(|e| e.as_str()),
+            encoding: r.encoding.map(|e| e.as_str().to_string()),
             memory: r.memory,
             elements: r.elements,
             ttl_seconds: match (r.expire_ms, ctime) {
@@ -848,7 +848,7 @@ fn buckets(names: &[&'static str], stats: &[Stats], total: u64) -> Vec<Bucket> {
         .iter()
         .zip(stats)
         .map(|(n, s)| Bucket {
-            bucket: n,
+            bucket: n.to_string(),
             keys: s.keys,
             memory: s.memory,
             memory_pct: pct(s.memory, total),
@@ -1018,7 +1018,7 @@ pub fn build(mut files: Vec<NamedResult>, opts: &ReportOptions) -> Report {
                 message: d.message.clone(),
                 unread_bytes: d.unread,
             }),
-            checksum,
+            checksum: checksum.to_string(),
             checksum_mismatch: mismatch
                 .map(|(s, c)| [format!("0x{s:016x}"), format!("0x{c:016x}")]),
         });
@@ -1160,7 +1160,7 @@ pub fn build(mut files: Vec<NamedResult>, opts: &ReportOptions) -> Report {
             continue;
         }
         by_type.push(TypeTop {
-            ty: t.as_str(),
+            ty: t.as_str().to_string(),
             by_memory: names.keys(tops.memory),
             by_elements: names.keys(tops.elements),
         });

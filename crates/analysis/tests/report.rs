@@ -207,3 +207,20 @@ fn report_is_the_same_for_any_thread_count() {
         }
     }
 }
+
+/// The report reads back: written, read and written again it is the same bytes and the
+/// same value, on every dump.
+#[test]
+fn report_reads_back_byte_identical() {
+    let mut n = 0;
+    for p in dumps() {
+        let data = std::fs::read(&p).unwrap();
+        let r = report(&data, 2, AggregateConfig::default(), 50);
+        let text = r.to_json();
+        let back = Report::from_json(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        assert_eq!(back.to_json(), text, "{}", p.display());
+        assert_eq!(back, r, "{}", p.display());
+        n += 1;
+    }
+    assert!(n > 10, "only {n} dumps");
+}

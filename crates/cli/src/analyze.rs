@@ -2,7 +2,7 @@
 
 use crate::keys::{setting, FilterArgs, ModelArgs, ModelError};
 use crate::{input, Exit, InputArgs};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use rayon::prelude::*;
 use rdbscope_analysis::aggregate::{AggregateConfig, Limits};
 use rdbscope_analysis::pattern::Separators;
@@ -24,6 +24,20 @@ pub struct Args {
     /// Write each table of the report as a CSV file in this directory.
     #[arg(long, value_name = "DIR")]
     csv_dir: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Colour in the summary: auto (only on a terminal, not with NO_COLOR), always, never.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    color: ColorArg,
+    #[command(flatten)]
+    report: ReportArgs,
+}
+
+/// How a report is made from dumps: every option of `analyze` but its inputs and outputs.
+/// `diff` (and later `check`) take the same options for the dumps they analyse.
+#[derive(clap::Args, Debug)]
+pub struct ReportArgs {
     /// Entries of each top-keys list [default: 20 in the JSON and CSV; the terminal shows
     /// 10 unless --top is given, then that many].
     #[arg(long)]
@@ -53,12 +67,6 @@ pub struct Args {
     /// Worker threads (default: all cores). The report is the same for any count.
     #[arg(long)]
     threads: Option<usize>,
-    /// No progress bar.
-    #[arg(long, short)]
-    quiet: bool,
-    /// Colour in the summary: auto (only on a terminal, not with NO_COLOR), always, never.
-    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
-    color: ColorArg,
     /// A finding threshold, `name=value` (repeatable): big-key-pct, big-key-bytes,
     /// big-key-min-bytes, no-ttl-pattern-pct, no-ttl-pattern-min-keys, expired-bytes,
     /// stream-pending, small-strings, not-in-keys-pct, partial-ttl-pct,
@@ -84,6 +92,19 @@ pub enum ColorArg {
     Always,
     /// Never colour.
     Never,
+}
+
+impl ColorArg {
+    /// Whether to colour standard output.
+    pub fn on(self) -> bool {
+        match self {
+            ColorArg::Always => true,
+            ColorArg::Never => false,
+            ColorArg::Auto => {
+                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
+        }
+    }
 }
 
 /// Where a `--threshold` goes: a share (percent) or a count in the findings' thresholds,
@@ -209,9 +230,9 @@ impl Progress for Bar {
     }
 }
 
-fn usage(msg: impl std::fmt::Display) -> Result<Exit> {
+fn bad(msg: impl std::fmt::Display) -> Result<std::result::Result<Report, Exit>> {
     eprintln!("rdbscope: {msg}");
-    Ok(Exit::Usage)
+    Ok(Err(Exit::Usage))
 }
 
 /// Runs `analyze`.
@@ -219,14 +240,64 @@ fn usage(msg: impl std::fmt::Display) -> Result<Exit> {
 /// # Errors
 /// An input cannot be opened, an output cannot be written.
 pub fn run(args: &Args) -> Result<Exit> {
+    let report = match report_of(&args.files, &args.report, args.quiet)? {
+        Ok(r) => r,
+        Err(exit) => return Ok(exit),
+    };
+    // A file of which not even the header could be read gets its one line on standard
+    // error, not an empty summary.
+    let nothing_read = report.snapshot.iter().all(|s| s.rdb_version.is_none());
+    write_outputs(args, &report, !nothing_read)?;
+    tell_damage(&report);
+    Ok(exit_of(&report))
+}
+
+/// Prints each file's damage and checksum mismatch on standard error.
+pub fn tell_damage(report: &Report) {
+    for f in &report.files {
+        if let Some(d) = &f.damage {
+            match d.unread_bytes {
+                Some(n) => eprintln!("{}: {} ({n} bytes left unread)", f.name, d.message),
+                None => eprintln!("{}: {}", f.name, d.message),
+            }
+        }
+        if let Some([s, c]) = &f.checksum_mismatch {
+            eprintln!(
+                "{}: checksum mismatch: file says {s}, contents give {c}",
+                f.name
+            );
+        }
+    }
+}
+
+/// 0, or 3 when a file was damaged or failed its checksum.
+pub fn exit_of(report: &Report) -> Exit {
+    let mismatch = report.files.iter().any(|f| f.checksum_mismatch.is_some());
+    if report.complete && !mismatch {
+        Exit::Ok
+    } else {
+        Exit::Damaged
+    }
+}
+
+/// The report of `files` under `args` (a progress bar on a terminal unless `quiet`), or
+/// the exit code of a usage error already printed.
+///
+/// # Errors
+/// An input cannot be opened or read.
+pub fn report_of(
+    files: &[String],
+    args: &ReportArgs,
+    quiet: bool,
+) -> Result<std::result::Result<Report, Exit>> {
     let filter = match args.filter.build() {
         Ok(f) => f,
-        Err(e) => return usage(format!("{e:#}")),
+        Err(e) => return bad(format!("{e:#}")),
     };
     let built = match args.model.build() {
         Ok(c) => c,
         Err(ModelError::Io(e)) => anyhow::bail!(e),
-        Err(e) => return usage(e),
+        Err(e) => return bad(e),
     };
     let choice = built.choice;
     let (top, rows, depth) = (
@@ -236,33 +307,33 @@ pub fn run(args: &Args) -> Result<Exit> {
     );
     let separators = match Separators::new(&args.separators) {
         Ok(s) => s,
-        Err(e) => return usage(format!("--separators: {e}")),
+        Err(e) => return bad(format!("--separators: {e}")),
     };
     if top == 0 || args.row_cap == 0 {
-        return usage("--top and --row-cap must be at least 1");
+        return bad("--top and --row-cap must be at least 1");
     }
     if depth == 0 || depth > 16 {
-        return usage("--depth must be between 1 and 16");
+        return bad("--depth must be between 1 and 16");
     }
     let mut thresholds = FindingThresholds::default();
     let mut limits = Limits::default();
     for t in &args.thresholds {
         let Some((k, v)) = t.split_once('=') else {
-            return usage(format!("--threshold {t:?}: expected NAME=VALUE"));
+            return bad(format!("--threshold {t:?}: expected NAME=VALUE"));
         };
         if let Err(e) = set_threshold(k.trim(), v, &mut thresholds, &mut limits) {
-            return usage(e);
+            return bad(e);
         }
     }
-    if args.files.iter().filter(|f| f.as_str() == "-").count() > 1 {
-        return usage("standard input (-) can be given once");
+    if files.iter().filter(|f| f.as_str() == "-").count() > 1 {
+        return bad("standard input (-) can be given once");
     }
     let Some(pool) = crate::worker_pool(args.threads)? else {
-        return usage("--threads must be at least 1");
+        return bad("--threads must be at least 1");
     };
 
     let mut inputs = Vec::new();
-    for f in &args.files {
+    for f in files {
         inputs.push(input::open(f, args.input.no_mmap)?);
     }
     // Files get their ids in name order, so the report does not depend on the order given.
@@ -275,7 +346,7 @@ pub fn run(args: &Args) -> Result<Exit> {
             input::Source::Stream(_) => 0,
         })
         .sum();
-    let bar = Bar((!args.quiet && std::io::stderr().is_terminal()).then(|| {
+    let bar = Bar((!quiet && std::io::stderr().is_terminal()).then(|| {
         let b = indicatif::ProgressBar::new(total);
         b.set_style(
             indicatif::ProgressStyle::with_template(
@@ -356,7 +427,7 @@ pub fn run(args: &Args) -> Result<Exit> {
     if let Some(b) = &bar.0 {
         b.finish_and_clear();
     }
-    let report = report::build(
+    Ok(Ok(report::build(
         results,
         &ReportOptions {
             rows,
@@ -370,37 +441,25 @@ pub fn run(args: &Args) -> Result<Exit> {
                 (top, rows, depth),
             ),
         },
-    );
-    // A file of which not even the header could be read gets its one line on standard
-    // error, not an empty summary.
-    let nothing_read = report.snapshot.iter().all(|s| s.rdb_version.is_none());
-    write_outputs(args, &report, !nothing_read)?;
-    for f in &report.files {
-        if let Some(d) = &f.damage {
-            match d.unread_bytes {
-                Some(n) => eprintln!("{}: {} ({n} bytes left unread)", f.name, d.message),
-                None => eprintln!("{}: {}", f.name, d.message),
-            }
-        }
-        if let Some([s, c]) = &f.checksum_mismatch {
-            eprintln!(
-                "{}: checksum mismatch: file says {s}, contents give {c}",
-                f.name
-            );
-        }
+    )))
+}
+
+impl ReportArgs {
+    /// `--rows`, or `default` when it was not given.
+    pub fn rows_or(&self, default: usize) -> usize {
+        self.rows.unwrap_or(default)
     }
-    let mismatch = report.files.iter().any(|f| f.checksum_mismatch.is_some());
-    Ok(if report.complete && !mismatch {
-        Exit::Ok
-    } else {
-        Exit::Damaged
-    })
+
+    /// Whether `--depth` was given (the terminal then shows every level).
+    pub fn depth_given(&self) -> bool {
+        self.depth.is_some()
+    }
 }
 
 /// Every setting of the run, for the report's `snapshot[].settings`: the model options,
 /// the finding thresholds and counted limits, the report's shape, the filters.
 fn run_settings(
-    args: &Args,
+    args: &ReportArgs,
     mut out: Vec<rdbscope_analysis::report::Setting>,
     t: &FindingThresholds,
     l: &Limits,
@@ -516,32 +575,21 @@ fn analyze_input(
 fn write_outputs(args: &Args, report: &Report, summary: bool) -> Result<()> {
     let json_to_stdout = args.json.as_deref() == Some("-");
     if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(report).context("cannot encode the report")?;
-        if json_to_stdout {
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())?;
-            out.write_all(b"\n")?;
-            out.flush()?;
-        } else {
-            std::fs::write(path, format!("{text}\n"))
-                .with_context(|| format!("{path}: cannot write"))?;
-        }
+        crate::output::emit(path, &report.to_json())?;
     }
     if let Some(dir) = &args.csv_dir {
         crate::report_csv::write_dir(dir, report)?;
     }
     if !json_to_stdout && summary {
-        let color = match args.color {
-            ColorArg::Always => true,
-            ColorArg::Never => false,
-            ColorArg::Auto => {
-                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-            }
-        };
+        let color = args.color.on();
         let shown = crate::render::Shown {
-            top: args.top.unwrap_or(10),
-            rows: args.rows.unwrap_or(10),
-            levels: if args.depth.is_some() { usize::MAX } else { 1 },
+            top: args.report.top.unwrap_or(10),
+            rows: args.report.rows.unwrap_or(10),
+            levels: if args.report.depth.is_some() {
+                usize::MAX
+            } else {
+                1
+            },
         };
         let text = crate::render::summary(report, shown, color);
         let mut out = std::io::stdout().lock();

@@ -4,10 +4,13 @@
 
 mod analyze;
 mod conf;
+mod diff;
 mod escape;
 mod input;
 mod keys;
+mod output;
 mod render;
+mod render_diff;
 mod report_csv;
 mod sniff;
 mod units;
@@ -57,6 +60,10 @@ enum Cmd {
     /// idle data; streams; findings; reconciliation with used-mem. One or more files.
     #[command(after_help = EXIT_CODES)]
     Analyze(analyze::Args),
+    /// What changed between two snapshots (or shard sets, or saved JSON reports): totals,
+    /// patterns and prefixes, TTLs, top keys, streams, findings, and when maxmemory is hit.
+    #[command(after_help = EXIT_CODES)]
+    Diff(diff::Args),
 }
 
 /// Options shared by commands that read inputs.
@@ -200,6 +207,7 @@ fn main() -> ExitCode {
         Cmd::Verify(a) => verify::run(&a),
         Cmd::Keys(a) => keys::run(&a),
         Cmd::Analyze(a) => analyze::run(&a),
+        Cmd::Diff(a) => diff::run(&a),
     };
     match r {
         Ok(code) => ExitCode::from(code as u8),

@@ -9,7 +9,7 @@ use std::fmt::Write;
 /// Width the summary fits in.
 pub const WIDTH: usize = 100;
 
-fn count(n: u64) -> String {
+pub(crate) fn count(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
@@ -36,7 +36,7 @@ fn counted(n: u64, one: &str) -> String {
 }
 
 /// Cuts `s` to `w` characters, marking the cut with `…`.
-fn fit(s: &str, w: usize) -> String {
+pub(crate) fn fit(s: &str, w: usize) -> String {
     if s.chars().count() <= w {
         s.to_string()
     } else {
@@ -191,7 +191,7 @@ fn keys(o: &mut Out, rows: &[KeyOut], limit: usize, metric: &str) {
             "  {:<46} {:<10} {:<10} {:>11} {:>10} {:>6}",
             fit(&name, 46),
             fit(&k.ty, 10),
-            k.encoding.unwrap_or("?"),
+            k.encoding.as_deref().unwrap_or("?"),
             value,
             count(k.elements),
             ttl
@@ -538,7 +538,7 @@ pub fn summary(r: &Report, shown: Shown, color: bool) -> String {
                 count(f.keys),
                 bytes(f.memory),
                 f.memory_pct,
-                match (f.complete, f.checksum) {
+                match (f.complete, f.checksum.as_str()) {
                     (false, _) => "  DAMAGED",
                     (true, "mismatch") => "  CHECKSUM",
                     _ => "",

@@ -5,9 +5,33 @@ use anyhow::{Context, Result};
 use rdbscope_analysis::report::{Bucket, KeyOut, Reconciliation, Report, Row, Share, Table};
 use std::path::Path;
 
-fn writer(dir: &Path, name: &str) -> Result<csv::Writer<std::fs::File>> {
-    let p = dir.join(name);
-    csv::Writer::from_path(&p).with_context(|| format!("{}: cannot write", p.display()))
+/// A CSV file built in memory and written atomically by [`CsvOut::flush`].
+struct CsvOut {
+    w: csv::Writer<Vec<u8>>,
+    path: std::path::PathBuf,
+}
+
+impl CsvOut {
+    fn write_record<I, T>(&mut self, record: I) -> csv::Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<[u8]>,
+    {
+        self.w.write_record(record)
+    }
+
+    /// Replaces the file with what was written.
+    fn flush(&mut self) -> Result<()> {
+        self.w.flush()?;
+        crate::output::write_atomic(&self.path, self.w.get_ref())
+    }
+}
+
+fn writer(dir: &Path, name: &str) -> Result<CsvOut> {
+    Ok(CsvOut {
+        w: csv::Writer::from_writer(Vec::new()),
+        path: dir.join(name),
+    })
 }
 
 fn shares(dir: &Path, name: &str, rows: &[Share]) -> Result<()> {
@@ -144,7 +168,7 @@ fn key_record(list: &str, rank: usize, k: &KeyOut) -> Vec<String> {
         k.db.to_string(),
         k.key.clone(),
         k.ty.clone(),
-        opt(k.encoding),
+        opt(k.encoding.as_deref()),
         k.memory.to_string(),
         k.elements.to_string(),
         opt(k.ttl_seconds),

@@ -1,0 +1,217 @@
+//! The nightly audit's commands through the real binary: `analyze --json` reads back,
+//! `diff` of dumps and of saved reports, and the errors a script meets (another schema
+//! version, a truncated report, a damaged dump on one side, a mix of dumps and reports).
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn rdbscope() -> Command {
+    Command::cargo_bin("rdbscope").unwrap()
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures")
+        .join(name)
+}
+
+fn corpus_dump(folder: &str) -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpus")
+        .join(folder)
+        .join("dump.rdb");
+    if p.is_file() {
+        Some(p)
+    } else {
+        eprintln!("skipped: {} is absent", p.display());
+        None
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Writes the JSON report of `dumps` to `out`.
+fn analyze_json(dumps: &[&Path], out: &Path, extra: &[&str]) {
+    let mut c = rdbscope();
+    c.arg("analyze").args(dumps.iter().map(|p| s(p)));
+    c.args(["--quiet", "--json", s(out)]).args(extra);
+    c.assert().success();
+}
+
+fn diff_json(args: &[&str]) -> (Value, String, i32) {
+    let out = rdbscope()
+        .arg("diff")
+        .args(args)
+        .args(["--json", "-"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let v = serde_json::from_str(&text).unwrap_or(Value::Null);
+    (v, text, out.status.code().unwrap_or(-1))
+}
+
+#[test]
+fn analyze_json_reads_back_through_diff() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (fixture("mixed.rdb"), fixture("hashes.rdb"));
+    let (ra, rb) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    analyze_json(&[&a], &ra, &[]);
+    analyze_json(&[&b], &rb, &[]);
+    // From the two reports and from the two dumps: the same bytes.
+    let (from_reports, text_r, code) = diff_json(&[s(&ra), s(&rb)]);
+    assert_eq!(code, 0);
+    let (_, text_d, code) = diff_json(&[s(&a), s(&b)]);
+    assert_eq!(code, 0);
+    assert_eq!(text_r, text_d);
+    // The totals are the reports' difference.
+    let ja: Value = serde_json::from_str(&std::fs::read_to_string(&ra).unwrap()).unwrap();
+    let jb: Value = serde_json::from_str(&std::fs::read_to_string(&rb).unwrap()).unwrap();
+    let mem = |j: &Value| j["totals"]["memory"].as_i64().unwrap();
+    assert_eq!(
+        from_reports["totals"]["memory"]["delta"].as_i64().unwrap(),
+        mem(&jb) - mem(&ja)
+    );
+    assert_eq!(from_reports["diff_schema_version"], 1);
+}
+
+#[test]
+fn diff_of_a_dump_with_itself_shows_no_change() {
+    let a = fixture("mixed.rdb");
+    let out = rdbscope().args(["diff", s(&a), s(&a)]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for section in [
+        "Key patterns",
+        "Prefixes, level 1",
+        "Expiry",
+        "Top keys by memory",
+    ] {
+        let after = text
+            .split(section)
+            .nth(1)
+            .unwrap_or_else(|| panic!("{section}"));
+        let first = after.lines().nth(1).unwrap_or("");
+        assert_eq!(first.trim(), "no change", "{section}:\n{text}");
+    }
+    assert!(text.contains("saved at the same second"), "{text}");
+}
+
+#[test]
+fn shards_on_each_side_and_the_projection() {
+    let Some(old) = corpus_dump("redis-7.0.15--maxmemory-policy-allkeys-lfu") else {
+        return;
+    };
+    let Some(new) = corpus_dump("redis-7.0.15") else {
+        return;
+    };
+    let (d, _, code) = diff_json(&[
+        "--old",
+        s(&old),
+        "--new",
+        s(&new),
+        "--new",
+        s(&fixture("mixed.rdb")),
+        "--config",
+        "maxmemory=64mb",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(d["new"]["files"].as_array().unwrap().len(), 2);
+    let p = &d["projection"];
+    assert_eq!(p["maxmemory"], 2 * 64 * 1024 * 1024);
+    // The new side is later and bigger: a positive growth and a finite time to full.
+    assert!(d["elapsed_seconds"].as_i64().unwrap() > 0, "{d}");
+    assert!(p["growth_per_day"].as_f64().unwrap() > 0.0);
+    let days = p["days_until_full"].as_f64().unwrap();
+    let (used, max, g) = (
+        p["used_memory"].as_f64().unwrap(),
+        p["maxmemory"].as_f64().unwrap(),
+        p["growth_per_day"].as_f64().unwrap(),
+    );
+    assert!((days - (max - used) / g).abs() < 0.1, "{p}");
+    assert!(p["note"].as_str().unwrap().contains("linear extrapolation"));
+}
+
+#[test]
+fn bad_reports_and_mixed_sides_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = fixture("mixed.rdb");
+    let good = dir.path().join("good.json");
+    analyze_json(&[&a], &good, &[]);
+    let text = std::fs::read_to_string(&good).unwrap();
+
+    let newer = dir.path().join("newer.json");
+    std::fs::write(
+        &newer,
+        text.replacen("\"schema_version\": 2", "\"schema_version\": 9", 1),
+    )
+    .unwrap();
+    let out = rdbscope()
+        .args(["diff", s(&newer), s(&good)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("newer.json") && err.contains("9") && err.contains("version 2"),
+        "{err}"
+    );
+
+    let cut = dir.path().join("cut.json");
+    std::fs::write(&cut, &text[..text.len() / 2]).unwrap();
+    let out = rdbscope()
+        .args(["diff", s(&good), s(&cut)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("cut.json") && err.contains("not valid JSON"),
+        "{err}"
+    );
+
+    let out = rdbscope()
+        .args(["diff", "--old", s(&good), "--old", s(&a), "--new", s(&a)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = rdbscope().args(["diff", s(&a)]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_damaged_side_is_marked_and_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = fixture("mixed.rdb");
+    let bytes = std::fs::read(&a).unwrap();
+    let cut = dir.path().join("cut.rdb");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let (d, _, code) = diff_json(&[s(&a), s(&cut)]);
+    assert_eq!(code, 3);
+    assert_eq!(d["old"]["complete"], true);
+    assert_eq!(d["new"]["complete"], false);
+    let out = rdbscope().args(["diff", s(&a), s(&cut)]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("PARTIAL"), "{text}");
+}
+
+#[test]
+fn json_output_replaces_the_old_file_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = fixture("mixed.rdb");
+    let out = dir.path().join("diff.json");
+    std::fs::write(&out, "previous").unwrap();
+    rdbscope()
+        .args(["diff", s(&a), s(&a), "--json", s(&out)])
+        .assert()
+        .success();
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(v["totals"]["memory"]["delta"], 0);
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "a temporary file was left"
+    );
+}
