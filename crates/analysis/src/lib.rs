@@ -12,6 +12,7 @@
 pub mod aggregate;
 pub mod alloc;
 pub mod alloc_infer;
+pub mod budget;
 pub mod capped;
 pub mod context;
 pub mod diff;
@@ -30,4 +31,5 @@ pub mod report;
 pub mod report_json;
 pub mod source;
 pub mod topk;
+pub mod units;
 pub mod used_memory;

@@ -30,6 +30,11 @@ pub struct Args {
     /// Colour in the summary: auto (only on a terminal, not with NO_COLOR), always, never.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     color: ColorArg,
+    /// A budget rule, `QUANTITY OP VALUE` (repeatable): `memory > 6GiB`,
+    /// `pattern(session:*).memory-no-ttl > 100MiB`, `findings >= critical`; exit 4 when one
+    /// fails (docs/audit.md).
+    #[arg(long = "fail-on", value_name = "RULE")]
+    fail_on: Vec<String>,
     #[command(flatten)]
     report: ReportArgs,
 }
@@ -176,7 +181,7 @@ fn set_threshold(
         value
             .trim()
             .parse::<u64>()
-            .or_else(|_| crate::units::parse_bytes(value))
+            .or_else(|_| rdbscope_analysis::units::parse_bytes(value))
             .map_err(|_| format!("--threshold {name}: expected a whole number, got {value:?}"))
     };
     let float = || {
@@ -240,6 +245,10 @@ fn bad(msg: impl std::fmt::Display) -> Result<std::result::Result<Report, Exit>>
 /// # Errors
 /// An input cannot be opened, an output cannot be written.
 pub fn run(args: &Args) -> Result<Exit> {
+    let rules = match crate::check::parse_rules(&args.fail_on, false) {
+        Ok(r) => r,
+        Err(e) => return Ok(e),
+    };
     let report = match report_of(&args.files, &args.report, args.quiet)? {
         Ok(r) => r,
         Err(exit) => return Ok(exit),
@@ -249,6 +258,10 @@ pub fn run(args: &Args) -> Result<Exit> {
     let nothing_read = report.snapshot.iter().all(|s| s.rdb_version.is_none());
     write_outputs(args, &report, !nothing_read)?;
     tell_damage(&report);
+    let failures = rdbscope_analysis::budget::evaluate(&rules, &report, None);
+    if crate::check::tell(&failures) {
+        return Ok(Exit::Budget);
+    }
     Ok(exit_of(&report))
 }
 

@@ -28,6 +28,11 @@ pub struct Args {
     /// Colour in the summary: auto, always, never.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     color: ColorArg,
+    /// A budget rule (repeatable), also over growth: `growth.memory > 10%`,
+    /// `growth.memory-per-day > 1GiB`, `growth.pattern(cache:*).memory > 100MiB`; rules
+    /// on a report's figures read the new side. Exit 4 when one fails (docs/audit.md).
+    #[arg(long = "fail-on", value_name = "RULE")]
+    fail_on: Vec<String>,
     #[command(flatten)]
     report: ReportArgs,
 }
@@ -89,6 +94,10 @@ pub fn run(args: &Args) -> Result<Exit> {
             return Ok(Exit::Usage);
         }
     };
+    let rules = match crate::check::parse_rules(&args.fail_on, true) {
+        Ok(r) => r,
+        Err(e) => return Ok(e),
+    };
     let (a, b) = std::thread::scope(|s| {
         let a = s.spawn(|| side(&old, &args.report, true));
         let b = side(&new, &args.report, true);
@@ -109,6 +118,10 @@ pub fn run(args: &Args) -> Result<Exit> {
     write_outputs(args, &d)?;
     tell_damage(&old_r);
     tell_damage(&new_r);
+    let failures = rdbscope_analysis::budget::evaluate(&rules, &new_r, Some(&d));
+    if crate::check::tell(&failures) {
+        return Ok(Exit::Budget);
+    }
     Ok(if old_r.complete && new_r.complete {
         crate::analyze::exit_of(&old_r).max(crate::analyze::exit_of(&new_r))
     } else {

@@ -75,7 +75,7 @@ pub struct FilterArgs {
     pub regex: Option<String>,
     /// Only keys whose predicted memory is at least this much (`4096`, `500k`, `1MiB`;
     /// `k`/`m`/`g` are powers of 1000, `kb`/`mb`/`gb` and `KiB`/`MiB`/`GiB` of 1024).
-    #[arg(long, value_parser = crate::units::parse_bytes)]
+    #[arg(long, value_parser = rdbscope_analysis::units::parse_bytes)]
     pub min_memory: Option<u64>,
     /// Only keys with at least this many elements (fields, members, entries; 1 for a
     /// string).

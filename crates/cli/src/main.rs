@@ -3,6 +3,7 @@
 //! A thin binary: arguments → inputs → the analysis crate → reporters → exit code.
 
 mod analyze;
+mod check;
 mod conf;
 mod diff;
 mod escape;
@@ -13,7 +14,6 @@ mod render;
 mod render_diff;
 mod report_csv;
 mod sniff;
-mod units;
 mod verify;
 
 use clap::{Parser, Subcommand};
@@ -35,10 +35,14 @@ pub enum Exit {
     Usage = 2,
     /// 3: the input is damaged; what could be read was reported, marked partial.
     Damaged = 3,
+    /// 4: a budget rule (`--fail-on`, `check`) failed; every output was written. Takes
+    /// precedence over 3.
+    Budget = 4,
 }
 
 const EXIT_CODES: &str = "Exit codes: 0 ok; 1 error (cannot open/read/write); 2 usage; \
-3 damaged input (truncated, corrupt or checksum mismatch): a partial report was written.";
+3 damaged input (truncated, corrupt or checksum mismatch): a partial report was written; \
+4 a budget rule (--fail-on, check) failed, after every output was written (4 takes precedence over 3).";
 
 #[derive(Parser)]
 #[command(name = "rdbscope", version, about = "Offline analyzer for Redis and Valkey dump.rdb snapshots", after_help = EXIT_CODES)]
@@ -64,6 +68,10 @@ enum Cmd {
     /// patterns and prefixes, TTLs, top keys, streams, findings, and when maxmemory is hit.
     #[command(after_help = EXIT_CODES)]
     Diff(diff::Args),
+    /// Check saved reports against budget rules (--rules FILE, --fail-on RULE); exit 4
+    /// when one fails.
+    #[command(after_help = EXIT_CODES)]
+    Check(check::Args),
 }
 
 /// Options shared by commands that read inputs.
@@ -208,6 +216,7 @@ fn main() -> ExitCode {
         Cmd::Keys(a) => keys::run(&a),
         Cmd::Analyze(a) => analyze::run(&a),
         Cmd::Diff(a) => diff::run(&a),
+        Cmd::Check(a) => check::run(&a),
     };
     match r {
         Ok(code) => ExitCode::from(code as u8),

@@ -215,3 +215,184 @@ fn json_output_replaces_the_old_file_whole() {
         "a temporary file was left"
     );
 }
+
+/// Runs `check` on `report` with one rule; the exit code.
+fn check_code(report: &Path, rule: &str) -> i32 {
+    let out = rdbscope()
+        .args(["check", s(report), "--fail-on", rule])
+        .output()
+        .unwrap();
+    out.status.code().unwrap_or(-1)
+}
+
+#[test]
+fn check_fails_exactly_where_each_rule_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    analyze_json(&[&fixture("mixed.rdb")], &report, &[]);
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let u = |v: &Value| v.as_u64().unwrap();
+    let t = &r["totals"];
+    let p = &r["patterns"];
+    let sum = |f: &str| {
+        p["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| u(&x[f]))
+            .sum::<u64>()
+            + u(&p["other"][f])
+    };
+    let row = &p["rows"][0];
+    let glob = row["name"].as_str().unwrap().replace(['{', '}'], "?");
+    let prefix = &r["prefixes"]["levels"][0]["rows"][0];
+    // (quantity, its value as measured from the report)
+    let cases: Vec<(String, u64)> = vec![
+        ("memory".into(), u(&t["memory"])),
+        ("keys".into(), u(&t["keys"])),
+        ("keys-no-ttl".into(), u(&t["keys"]) - u(&t["keys_with_ttl"])),
+        ("memory-no-ttl".into(), sum("memory_no_ttl")),
+        (
+            "biggest-key".into(),
+            u(&r["top_keys"]["by_memory"][0]["memory"]),
+        ),
+        (
+            "stream-pending".into(),
+            u(&r["streams"]["top_pending"][0]["pending"]),
+        ),
+        (format!("pattern({glob}).memory"), u(&row["memory"])),
+        (format!("pattern({glob}).keys"), u(&row["keys"])),
+        (
+            format!("prefix({}).memory", prefix["name"].as_str().unwrap()),
+            u(&prefix["memory"]),
+        ),
+    ];
+    for (q, v) in &cases {
+        assert!(*v > 0, "{q} is 0 on the fixture: the case proves nothing");
+        assert_eq!(check_code(&report, &format!("{q} > {v}")), 0, "{q} > {v}");
+        assert_eq!(check_code(&report, &format!("{q} >= {v}")), 4, "{q} >= {v}");
+        assert_eq!(check_code(&report, &format!("{q} < {v}")), 0, "{q} < {v}");
+    }
+    // Shares: the pattern's share of memory, and not-in-keys against used-mem.
+    let share = u(&row["memory"]) as f64 * 100.0 / u(&t["memory"]) as f64;
+    let rule = |op: &str, x: f64| format!("pattern({glob}).memory {op} {x:.3}%");
+    assert_eq!(check_code(&report, &rule(">", share + 0.01)), 0);
+    assert_eq!(check_code(&report, &rule(">", share - 0.01)), 4);
+    let nik = r["reconciliation"]["remainder_pct"].as_f64().unwrap();
+    assert_eq!(
+        check_code(&report, &format!("not-in-keys > {:.2}%", nik + 0.01)),
+        0
+    );
+    assert_eq!(
+        check_code(&report, &format!("not-in-keys > {:.2}%", nik - 0.01)),
+        4
+    );
+    // Findings by severity.
+    let worst = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| match f["severity"].as_str().unwrap() {
+            "info" => 0,
+            "warning" => 1,
+            _ => 2,
+        })
+        .max()
+        .expect("the fixture has findings");
+    let names = ["info", "warning", "critical"];
+    assert_eq!(
+        check_code(&report, &format!("findings >= {}", names[worst])),
+        4
+    );
+    if worst < 2 {
+        assert_eq!(
+            check_code(&report, &format!("findings >= {}", names[worst + 1])),
+            0
+        );
+    }
+    // Bad rules are usage errors naming the valid quantities.
+    let out = rdbscope()
+        .args(["check", s(&report), "--fail-on", "memroy > 1GiB"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("biggest-key"));
+    assert_eq!(check_code(&report, "memory > 3 parsecs"), 2);
+    assert_eq!(check_code(&report, "growth.memory > 1%"), 2);
+}
+
+#[test]
+fn rules_files_and_fail_on_across_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (fixture("mixed.rdb"), fixture("hashes.rdb"));
+    let report = dir.path().join("r.json");
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\nname = \"tiny budget\"\nfail = \"memory > 1k\"\n\n[[rule]]\nfail = \"keys > 1000000\"\n",
+    )
+    .unwrap();
+    // analyze --fail-on: every output written, then exit 4 with one line per failure.
+    let out = rdbscope()
+        .args([
+            "analyze",
+            s(&a),
+            "--quiet",
+            "--json",
+            s(&report),
+            "--fail-on",
+            "memory > 1k",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert!(report.is_file());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        err.lines().filter(|l| l.contains("rule failed")).count(),
+        1,
+        "{err}"
+    );
+    // check with a rules file: the named rule fails, the other does not.
+    let out = rdbscope()
+        .args(["check", s(&report), "--rules", s(&rules)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("tiny budget (memory > 1k)"), "{err}");
+    assert!(!err.contains("keys > 1000000"), "{err}");
+    std::fs::write(&rules, "[[rule]]\nfial = \"memory > 1k\"\n").unwrap();
+    let out = rdbscope()
+        .args(["check", s(&report), "--rules", s(&rules)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // diff: growth rules, and 4 over 3 when a side is damaged and a rule fails.
+    let code = |args: &[&str]| {
+        rdbscope()
+            .arg("diff")
+            .args(args)
+            .output()
+            .unwrap()
+            .status
+            .code()
+    };
+    assert_eq!(
+        code(&[s(&a), s(&b), "--fail-on", "growth.memory > 0"]),
+        Some(0)
+    );
+    assert_eq!(
+        code(&[s(&b), s(&a), "--fail-on", "growth.memory > 0"]),
+        Some(4)
+    );
+    assert_eq!(
+        code(&[s(&b), s(&a), "--fail-on", "growth.memory > 1000%"]),
+        Some(0)
+    );
+    let bytes = std::fs::read(&a).unwrap();
+    let cut = dir.path().join("cut.rdb");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    assert_eq!(code(&[s(&a), s(&cut)]), Some(3));
+    assert_eq!(code(&[s(&a), s(&cut), "--fail-on", "keys >= 0"]), Some(4));
+}
