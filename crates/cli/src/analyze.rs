@@ -36,6 +36,8 @@ pub struct Args {
     #[arg(long = "fail-on", value_name = "RULE")]
     fail_on: Vec<String>,
     #[command(flatten)]
+    prom: crate::prometheus::PromArgs,
+    #[command(flatten)]
     report: ReportArgs,
 }
 
@@ -245,8 +247,16 @@ fn bad(msg: impl std::fmt::Display) -> Result<std::result::Result<Report, Exit>>
 /// # Errors
 /// An input cannot be opened, an output cannot be written.
 pub fn run(args: &Args) -> Result<Exit> {
+    args.prom.after(run_inner(args))
+}
+
+fn run_inner(args: &Args) -> Result<Exit> {
     let rules = match crate::check::parse_rules(&args.fail_on, false) {
         Ok(r) => r,
+        Err(e) => return Ok(e),
+    };
+    let prom = match args.prom.start() {
+        Ok(p) => p,
         Err(e) => return Ok(e),
     };
     let report = match report_of(&args.files, &args.report, args.quiet)? {
@@ -259,6 +269,11 @@ pub fn run(args: &Args) -> Result<Exit> {
     write_outputs(args, &report, !nothing_read)?;
     tell_damage(&report);
     let failures = rdbscope_analysis::budget::evaluate(&rules, &report, None);
+    if let Some(mut e) = prom {
+        crate::prometheus::report(&mut e, &report, args.report.rows_or(50));
+        crate::prometheus::rules(&mut e, None, &rules, &failures);
+        args.prom.finish(e)?;
+    }
     if crate::check::tell(&failures) {
         return Ok(Exit::Budget);
     }

@@ -64,6 +64,8 @@ pub struct Args {
     /// A rule, `QUANTITY OP VALUE` (repeatable), as in the rules file.
     #[arg(long = "fail-on", value_name = "RULE")]
     fail_on: Vec<String>,
+    #[command(flatten)]
+    prom: crate::prometheus::PromArgs,
 }
 
 fn rules_file(path: &str) -> Result<std::result::Result<Vec<Rule>, Exit>> {
@@ -106,6 +108,14 @@ fn rules_file(path: &str) -> Result<std::result::Result<Vec<Rule>, Exit>> {
 /// # Errors
 /// A report or the rules file cannot be read, or a report is not one this version reads.
 pub fn run(args: &Args) -> Result<Exit> {
+    args.prom.after(run_inner(args))
+}
+
+fn run_inner(args: &Args) -> Result<Exit> {
+    let mut prom = match args.prom.start() {
+        Ok(p) => p,
+        Err(e) => return Ok(e),
+    };
     let mut rules = match parse_rules(&args.fail_on, false) {
         Ok(r) => r,
         Err(e) => return Ok(e),
@@ -126,6 +136,9 @@ pub fn run(args: &Args) -> Result<Exit> {
         let text = std::fs::read_to_string(path).with_context(|| format!("{path}: cannot read"))?;
         let report = Report::from_json(&text).with_context(|| path.to_string())?;
         let failures = evaluate(&rules, &report, None);
+        if let Some(e) = &mut prom {
+            crate::prometheus::rules(e, Some(path), &rules, &failures);
+        }
         for f in &failures {
             eprintln!("rdbscope: {path}: {f}");
         }
@@ -140,6 +153,9 @@ pub fn run(args: &Args) -> Result<Exit> {
                 .len(),
             rules.len()
         );
+    }
+    if let Some(e) = prom {
+        args.prom.finish(e)?;
     }
     Ok(if failed {
         Exit::Budget

@@ -34,6 +34,8 @@ pub struct Args {
     #[arg(long = "fail-on", value_name = "RULE")]
     fail_on: Vec<String>,
     #[command(flatten)]
+    prom: crate::prometheus::PromArgs,
+    #[command(flatten)]
     report: ReportArgs,
 }
 
@@ -82,6 +84,14 @@ fn side(files: &[String], args: &ReportArgs, quiet: bool) -> Result<Result<Repor
 /// An input cannot be read, a report is not one this version reads, an output cannot be
 /// written.
 pub fn run(args: &Args) -> Result<Exit> {
+    args.prom.after(run_inner(args))
+}
+
+fn run_inner(args: &Args) -> Result<Exit> {
+    let prom = match args.prom.start() {
+        Ok(p) => p,
+        Err(e) => return Ok(e),
+    };
     let (old, new) = match (
         args.sides.as_slice(),
         args.old.is_empty(),
@@ -119,6 +129,12 @@ pub fn run(args: &Args) -> Result<Exit> {
     tell_damage(&old_r);
     tell_damage(&new_r);
     let failures = rdbscope_analysis::budget::evaluate(&rules, &new_r, Some(&d));
+    if let Some(mut e) = prom {
+        crate::prometheus::report(&mut e, &new_r, args.report.rows_or(50));
+        crate::prometheus::diff(&mut e, &d);
+        crate::prometheus::rules(&mut e, None, &rules, &failures);
+        args.prom.finish(e)?;
+    }
     if crate::check::tell(&failures) {
         return Ok(Exit::Budget);
     }

@@ -10,6 +10,7 @@ mod escape;
 mod input;
 mod keys;
 mod output;
+mod prometheus;
 mod render;
 mod render_diff;
 mod report_csv;
