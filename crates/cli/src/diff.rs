@@ -25,6 +25,9 @@ pub struct Args {
     /// Write the diff as JSON here (`-` for standard output, replacing the summary).
     #[arg(long, value_name = "OUT")]
     json: Option<String>,
+    /// Write each section of the diff as a CSV file in this directory.
+    #[arg(long, value_name = "DIR")]
+    csv_dir: Option<std::path::PathBuf>,
     /// Colour in the summary: auto, always, never.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     color: ColorArg,
@@ -149,6 +152,9 @@ fn write_outputs(args: &Args, d: &ReportDiff) -> Result<()> {
     let to_stdout = args.json.as_deref() == Some("-");
     if let Some(path) = &args.json {
         crate::output::emit(path, &d.to_json())?;
+    }
+    if let Some(dir) = &args.csv_dir {
+        crate::diff_csv::write_dir(dir, d)?;
     }
     if !to_stdout {
         let color = args.color.on();

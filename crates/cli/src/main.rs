@@ -6,6 +6,7 @@ mod analyze;
 mod check;
 mod conf;
 mod diff;
+mod diff_csv;
 mod escape;
 mod input;
 mod keys;

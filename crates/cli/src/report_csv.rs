@@ -6,13 +6,13 @@ use rdbscope_analysis::report::{Bucket, KeyOut, Reconciliation, Report, Row, Sha
 use std::path::Path;
 
 /// A CSV file built in memory and written atomically by [`CsvOut::flush`].
-struct CsvOut {
+pub(crate) struct CsvOut {
     w: csv::Writer<Vec<u8>>,
     path: std::path::PathBuf,
 }
 
 impl CsvOut {
-    fn write_record<I, T>(&mut self, record: I) -> csv::Result<()>
+    pub(crate) fn write_record<I, T>(&mut self, record: I) -> csv::Result<()>
     where
         I: IntoIterator<Item = T>,
         T: AsRef<[u8]>,
@@ -21,13 +21,13 @@ impl CsvOut {
     }
 
     /// Replaces the file with what was written.
-    fn flush(&mut self) -> Result<()> {
+    pub(crate) fn flush(&mut self) -> Result<()> {
         self.w.flush()?;
         crate::output::write_atomic(&self.path, self.w.get_ref())
     }
 }
 
-fn writer(dir: &Path, name: &str) -> Result<CsvOut> {
+pub(crate) fn writer(dir: &Path, name: &str) -> Result<CsvOut> {
     Ok(CsvOut {
         w: csv::Writer::from_writer(Vec::new()),
         path: dir.join(name),

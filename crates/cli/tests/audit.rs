@@ -396,3 +396,45 @@ fn rules_files_and_fail_on_across_commands() {
     assert_eq!(code(&[s(&a), s(&cut)]), Some(3));
     assert_eq!(code(&[s(&a), s(&cut), "--fail-on", "keys >= 0"]), Some(4));
 }
+
+#[test]
+fn diff_csv_dir_holds_every_section_and_adds_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (fixture("hashes.rdb"), fixture("mixed.rdb"));
+    let csv = dir.path().join("csv");
+    let (d, _, code) = diff_json(&[s(&a), s(&b), "--csv-dir", s(&csv)]);
+    assert_eq!(code, 0);
+    let read = |name: &str| -> Vec<csv::StringRecord> {
+        let mut r = csv::Reader::from_path(csv.join(name)).unwrap();
+        r.records().map(|x| x.unwrap()).collect()
+    };
+    let totals = read("totals.csv");
+    let memory = totals.iter().find(|r| &r[0] == "memory").unwrap();
+    assert_eq!(
+        memory[3].parse::<i64>().unwrap(),
+        d["totals"]["memory"]["delta"]
+    );
+    // Pattern rows plus the rest give each side's total memory (columns memory_old/new).
+    let patterns = read("patterns.csv");
+    let (o, n) = patterns.iter().fold((0u64, 0u64), |(o, n), r| {
+        (
+            o + r[7].parse::<u64>().unwrap(),
+            n + r[8].parse::<u64>().unwrap(),
+        )
+    });
+    assert_eq!(o, d["totals"]["memory"]["old"].as_u64().unwrap());
+    assert_eq!(n, d["totals"]["memory"]["new"].as_u64().unwrap());
+    for f in [
+        "shares.csv",
+        "prefixes.csv",
+        "lost_ttl.csv",
+        "top_keys.csv",
+        "streams.csv",
+        "findings.csv",
+    ] {
+        assert!(csv.join(f).is_file(), "{f}");
+    }
+    let top = read("top_keys.csv");
+    let entered = top.iter().filter(|r| &r[0] == "entered").count();
+    assert_eq!(entered, d["top_keys"]["entered"].as_array().unwrap().len());
+}
