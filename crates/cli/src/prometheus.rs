@@ -468,7 +468,8 @@ pub struct PromArgs {
     /// atomically; on a failed run it holds `rdbscope_last_run_success 0`.
     #[arg(long, value_name = "FILE")]
     pub prometheus: Option<std::path::PathBuf>,
-    /// A label put on every series, `NAME=VALUE` (repeatable), e.g. `instance=cache-1`.
+    /// A label put on every series, `NAME=VALUE` (repeatable), e.g. `redis=cache-1`
+    /// (Prometheus sets `instance` and `job` itself).
     #[arg(long = "prometheus-label", value_name = "NAME=VALUE")]
     pub labels: Vec<String>,
 }
