@@ -261,6 +261,8 @@ pub struct ReportDiff {
     pub findings: FindingsDiff,
     /// The `maxmemory` projection, when the new side knows `maxmemory`.
     pub projection: Option<Projection>,
+    /// The exact per-key diff (`diff --keys`), *null* without it.
+    pub keys: Option<crate::diff_keys::KeysDiff>,
 }
 
 /// Options of [`diff`].
@@ -615,6 +617,7 @@ pub fn diff(old: &Report, new: &Report, opts: &DiffOptions) -> ReportDiff {
         streams: streams(old, new, opts.rows),
         findings: findings(old, new),
         projection,
+        keys: None,
         old: so,
         new: sn,
     }

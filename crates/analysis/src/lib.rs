@@ -16,6 +16,7 @@ pub mod budget;
 pub mod capped;
 pub mod context;
 pub mod diff;
+pub mod diff_keys;
 pub mod filter;
 pub mod findings;
 pub mod inventory;

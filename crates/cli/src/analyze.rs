@@ -473,6 +473,30 @@ pub fn report_of(
 }
 
 impl ReportArgs {
+    /// The model choice and key filter the options give, as `keys` sizes keys with them.
+    ///
+    /// # Errors
+    /// A bad filter or model option.
+    pub fn key_sizing(
+        &self,
+    ) -> Result<(
+        rdbscope_analysis::context::ModelChoice,
+        rdbscope_analysis::filter::KeyFilter,
+    )> {
+        let filter = self.filter.build()?;
+        let choice = self
+            .model
+            .build()
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .choice;
+        Ok((choice, filter))
+    }
+
+    /// `--top`, or `default` when it was not given.
+    pub fn top_or(&self, default: usize) -> usize {
+        self.top.unwrap_or(default)
+    }
+
     /// `--rows`, or `default` when it was not given.
     pub fn rows_or(&self, default: usize) -> usize {
         self.rows.unwrap_or(default)

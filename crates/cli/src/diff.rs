@@ -6,6 +6,7 @@ use crate::analyze::{report_of, tell_damage, ColorArg, ReportArgs};
 use crate::Exit;
 use anyhow::{Context, Result};
 use rdbscope_analysis::diff::{diff, DiffOptions, ReportDiff};
+use rdbscope_analysis::diff_keys::{compare, KeySpill, KeysDiff};
 use rdbscope_analysis::report::Report;
 use std::io::Write;
 
@@ -25,6 +26,12 @@ pub struct Args {
     /// Write the diff as JSON here (`-` for standard output, replacing the summary).
     #[arg(long, value_name = "OUT")]
     json: Option<String>,
+    /// Also the exact per-key diff: keys that appeared, disappeared, changed type, grew or
+    /// shrank most, lost a TTL. Both sides must be dumps (plain files); keys are spilled
+    /// to temporary files under $TMPDIR (about 30 bytes plus the key each), so memory
+    /// stays bounded.
+    #[arg(long)]
+    keys: bool,
     /// Write each section of the diff as a CSV file in this directory.
     #[arg(long, value_name = "DIR")]
     csv_dir: Option<std::path::PathBuf>,
@@ -111,6 +118,10 @@ fn run_inner(args: &Args) -> Result<Exit> {
         Ok(r) => r,
         Err(e) => return Ok(e),
     };
+    if args.keys && old.iter().chain(&new).any(|f| is_report(f)) {
+        eprintln!("rdbscope: diff --keys needs dumps on both sides, not saved reports");
+        return Ok(Exit::Usage);
+    }
     let (a, b) = std::thread::scope(|s| {
         let a = s.spawn(|| side(&old, &args.report, true));
         let b = side(&new, &args.report, true);
@@ -121,13 +132,16 @@ fn run_inner(args: &Args) -> Result<Exit> {
         (Ok(o), Ok(n)) => (o, n),
         (Err(e), _) | (_, Err(e)) => return Ok(e),
     };
-    let d = diff(
+    let mut d = diff(
         &old_r,
         &new_r,
         &DiffOptions {
             rows: args.report.rows_or(50),
         },
     );
+    if args.keys {
+        d.keys = Some(keys_diff(&old, &new, args)?);
+    }
     write_outputs(args, &d)?;
     tell_damage(&old_r);
     tell_damage(&new_r);
@@ -146,6 +160,44 @@ fn run_inner(args: &Args) -> Result<Exit> {
     } else {
         Exit::Damaged
     })
+}
+
+/// Spills one side's keys.
+fn spill(files: &[String], side: &str, dir: &std::path::Path, args: &Args) -> Result<KeySpill> {
+    let (choice, filter) = args.report.key_sizing()?;
+    let mut spill =
+        KeySpill::new(dir, side).context("diff --keys: cannot create temporary files")?;
+    for f in files {
+        let inp = crate::input::open(f, false)?;
+        let crate::input::Source::Whole(bytes) = &inp.source else {
+            anyhow::bail!(
+                "{f}: diff --keys reads plain dump files; this one is a stream \
+                 (standard input, LZ4 or VCS): write it out as a file first"
+            );
+        };
+        if let Some(e) = spill
+            .add_dump(bytes, &choice, &filter)
+            .context("diff --keys: cannot write temporary files")?
+        {
+            eprintln!("{f}: {e} (diff --keys covers the keys before it)");
+        }
+    }
+    Ok(spill)
+}
+
+/// The exact per-key diff of the two sides' dumps.
+fn keys_diff(old: &[String], new: &[String], args: &Args) -> Result<KeysDiff> {
+    let dir = tempfile::Builder::new()
+        .prefix("rdbscope-diff-keys-")
+        .tempdir()
+        .context("diff --keys: cannot create a temporary directory")?;
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| spill(old, "old", dir.path(), args));
+        let b = spill(new, "new", dir.path(), args);
+        (a.join(), b)
+    });
+    let a = a.map_err(|_| anyhow::anyhow!("the old side's keys could not be read"))??;
+    compare(a, b?, args.report.top_or(20)).context("diff --keys: cannot read temporary files")
 }
 
 fn write_outputs(args: &Args, d: &ReportDiff) -> Result<()> {

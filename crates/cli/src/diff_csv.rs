@@ -193,6 +193,44 @@ pub fn write_dir(dir: &Path, d: &ReportDiff) -> Result<()> {
     }
     w.flush()?;
 
+    if let Some(k) = &d.keys {
+        let mut w = writer(dir, "keys.csv")?;
+        w.write_record([
+            "change",
+            "db",
+            "key",
+            "type_old",
+            "type_new",
+            "memory_old",
+            "memory_new",
+            "delta",
+        ])?;
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        let num = |v: Option<u64>| v.map_or_else(String::new, |x| x.to_string());
+        for (change, list) in [
+            ("appeared", &k.top_appeared),
+            ("disappeared", &k.top_disappeared),
+            ("grew", &k.top_grew),
+            ("shrank", &k.top_shrank),
+            ("lost_ttl", &k.top_lost_ttl),
+            ("changed_type", &k.top_changed_type),
+        ] {
+            for c in list {
+                w.write_record([
+                    change.to_string(),
+                    c.db.to_string(),
+                    c.key.clone(),
+                    opt(&c.type_old),
+                    opt(&c.type_new),
+                    num(c.memory_old),
+                    num(c.memory_new),
+                    c.delta.to_string(),
+                ])?;
+            }
+        }
+        w.flush()?;
+    }
+
     let mut w = writer(dir, "findings.csv")?;
     w.write_record(["change", "id", "severity", "title", "command"])?;
     for (change, list) in [

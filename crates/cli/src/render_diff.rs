@@ -2,6 +2,7 @@
 
 use crate::render::{count, fit, WIDTH};
 use rdbscope_analysis::diff::{Delta, ReportDiff, RowDiff, RowStatus, ShareDiff, Side, TableDiff};
+use rdbscope_analysis::diff_keys::{KeyChange, KeysDiff};
 use rdbscope_analysis::report::{human_bytes, Severity};
 use std::fmt::Write;
 
@@ -177,6 +178,57 @@ fn table(o: &mut Out, title: &str, t: &TableDiff, limit: usize) {
     }
 }
 
+fn keys(o: &mut Out, k: &KeysDiff, rows: usize) {
+    o.heading("Keys, one by one (--keys)");
+    o.line(&format!(
+        "  {} keys before, {} after; spilled {} to temporary files",
+        count(k.old_keys),
+        count(k.new_keys),
+        human_bytes(k.spilled_bytes)
+    ));
+    for (what, c) in [
+        ("appeared", &k.appeared),
+        ("disappeared", &k.disappeared),
+        ("grew", &k.grew),
+        ("shrank", &k.shrank),
+        ("changed type", &k.changed_type),
+        ("lost their TTL", &k.lost_ttl),
+        ("gained a TTL", &k.gained_ttl),
+    ] {
+        if c.keys > 0 {
+            o.line(&format!(
+                "  {:<16} {:>10} keys  {:>11}",
+                what,
+                count(c.keys),
+                human_bytes(c.memory)
+            ));
+        }
+    }
+    let lists: [(&str, &[KeyChange]); 6] = [
+        ("appeared", &k.top_appeared),
+        ("disappeared", &k.top_disappeared),
+        ("grew", &k.top_grew),
+        ("shrank", &k.top_shrank),
+        ("lost TTL", &k.top_lost_ttl),
+        ("new type", &k.top_changed_type),
+    ];
+    for (what, list) in lists {
+        for c in list.iter().take(rows) {
+            let ty = match (&c.type_old, &c.type_new) {
+                (Some(a), Some(b)) if a != b => format!("{a} -> {b}"),
+                (_, Some(t)) | (Some(t), None) => t.clone(),
+                (None, None) => String::new(),
+            };
+            o.line(&format!(
+                "  {what:<12} {:>11}  db{} {} ({ty})",
+                signed_bytes(c.delta),
+                c.db,
+                c.key
+            ));
+        }
+    }
+}
+
 /// The summary, `rows` rows per table and `levels` prefix levels.
 pub fn summary(d: &ReportDiff, rows: usize, levels: usize, color: bool) -> String {
     let mut o = Out {
@@ -298,6 +350,10 @@ pub fn summary(d: &ReportDiff, rows: usize, levels: usize, color: bool) -> Strin
                 status(x.status)
             ));
         }
+    }
+
+    if let Some(k) = &d.keys {
+        keys(&mut o, k, rows);
     }
 
     let f = &d.findings;

@@ -438,3 +438,47 @@ fn diff_csv_dir_holds_every_section_and_adds_up() {
     let entered = top.iter().filter(|r| &r[0] == "entered").count();
     assert_eq!(entered, d["top_keys"]["entered"].as_array().unwrap().len());
 }
+
+#[test]
+fn diff_keys_is_exact_per_key() {
+    let (a, b) = (fixture("hashes.rdb"), fixture("mixed.rdb"));
+    let (d, _, code) = diff_json(&[s(&a), s(&b), "--keys"]);
+    assert_eq!(code, 0);
+    let k = &d["keys"];
+    let n = |v: &Value| v.as_i64().unwrap();
+    // Every key read, and the counts balance: new = old − disappeared + appeared.
+    assert_eq!(n(&k["old_keys"]), n(&d["totals"]["keys"]["old"]));
+    assert_eq!(n(&k["new_keys"]), n(&d["totals"]["keys"]["new"]));
+    assert_eq!(
+        n(&k["new_keys"]),
+        n(&k["old_keys"]) - n(&k["disappeared"]["keys"]) + n(&k["appeared"]["keys"])
+    );
+    // Appeared and disappeared memory is the memory of keys only on one side.
+    let (dis, app) = (n(&k["disappeared"]["memory"]), n(&k["appeared"]["memory"]));
+    assert!(dis > 0 && app > 0, "{k}");
+    // Against itself: nothing changed.
+    let (d, _, _) = diff_json(&[s(&b), s(&b), "--keys"]);
+    let k = &d["keys"];
+    for c in [
+        "appeared",
+        "disappeared",
+        "grew",
+        "shrank",
+        "changed_type",
+        "lost_ttl",
+    ] {
+        assert_eq!(n(&k[c]["keys"]), 0, "{c}");
+    }
+    // Filters apply to the per-key diff as to the report.
+    let (d, _, _) = diff_json(&[s(&a), s(&b), "--keys", "--match", "session:*"]);
+    assert_eq!(n(&d["keys"]["new_keys"]), n(&d["totals"]["keys"]["new"]));
+    // Saved reports have no keys to compare.
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().join("r.json");
+    analyze_json(&[&a], &r, &[]);
+    let out = rdbscope()
+        .args(["diff", s(&r), s(&b), "--keys"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
