@@ -482,3 +482,34 @@ fn diff_keys_is_exact_per_key() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn check_expired_memory_at_its_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    analyze_json(&[&fixture("expiry.rdb")], &report, &[]);
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let p = &r["patterns"];
+    let v: u64 = p["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["memory_expired"].as_u64().unwrap())
+        .sum::<u64>()
+        + p["other"]["memory_expired"].as_u64().unwrap();
+    assert!(
+        v > 0,
+        "fixtures/expiry.rdb has no expired memory: the case proves nothing"
+    );
+    assert_eq!(check_code(&report, &format!("expired-memory > {v}")), 0);
+    assert_eq!(check_code(&report, &format!("expired-memory >= {v}")), 4);
+    let share = v as f64 * 100.0 / r["totals"]["memory"].as_u64().unwrap() as f64;
+    assert_eq!(
+        check_code(&report, &format!("expired-memory > {:.3}%", share + 0.01)),
+        0
+    );
+    assert_eq!(
+        check_code(&report, &format!("expired-memory > {:.3}%", share - 0.01)),
+        4
+    );
+}
