@@ -132,10 +132,9 @@ impl KeySpill {
             if !filter.keep_estimate(est.map(|e| e.memory), est.map(|e| e.elements)) {
                 continue;
             }
-            let key = key.to_vec();
             self.add(
                 k.db,
-                &key,
+                key,
                 dt.as_str(),
                 est.map_or(0, |e| e.memory),
                 k.expire_ms.is_some(),

@@ -13,21 +13,6 @@ use rdbscope_testwriter::encode::{
 use rdbscope_testwriter::value::{self, Quicklist2};
 use rdbscope_testwriter::{Listpack, RdbWriter};
 
-const LINES: [ServerLine; 12] = [
-    ServerLine::Redis62,
-    ServerLine::Redis70,
-    ServerLine::Redis72,
-    ServerLine::Redis74,
-    ServerLine::Valkey72,
-    ServerLine::Valkey80,
-    ServerLine::Valkey80Dev,
-    ServerLine::Redis82,
-    ServerLine::Redis84,
-    ServerLine::Redis86,
-    ServerLine::Valkey81,
-    ServerLine::Valkey90,
-];
-
 /// A member of varied listpack encodings; every 7th is long.
 fn member(i: usize, salt: usize) -> Vec<u8> {
     match (i + salt) % 7 {
@@ -140,7 +125,7 @@ fn files() -> Vec<(&'static str, Vec<u8>)> {
 #[test]
 fn header_only_estimate_agrees_with_the_walk() {
     let files = files();
-    for line in LINES {
+    for line in ServerLine::ALL {
         for small in [false, true] {
             let mut model = Model::new(line, Allocator::Jemalloc);
             if small {

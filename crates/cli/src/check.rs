@@ -23,16 +23,23 @@ struct RuleEntry {
     fail: String,
 }
 
+/// Parses one rule; growth rules only where `diff` allows them.
+fn accept(text: &str, diff: bool) -> std::result::Result<Rule, String> {
+    let r = Rule::parse(text)?;
+    if r.needs_diff() && !diff {
+        return Err(format!(
+            "{text:?}: growth rules need two snapshots: use `rdbscope diff … --fail-on`"
+        ));
+    }
+    Ok(r)
+}
+
 /// Parses `--fail-on` rules; `diff` says whether growth rules are allowed. A bad rule is
 /// printed and gives the usage exit.
 pub fn parse_rules(texts: &[String], diff: bool) -> std::result::Result<Vec<Rule>, Exit> {
     let mut out = Vec::new();
     for t in texts {
-        match Rule::parse(t) {
-            Ok(r) if r.needs_diff() && !diff => {
-                eprintln!("rdbscope: --fail-on {t:?}: growth rules need two snapshots: use `rdbscope diff … --fail-on`");
-                return Err(Exit::Usage);
-            }
+        match accept(t, diff) {
             Ok(r) => out.push(r),
             Err(e) => {
                 eprintln!("rdbscope: --fail-on {e}");
@@ -80,21 +87,13 @@ fn rules_file(path: &str) -> Result<std::result::Result<Vec<Rule>, Exit>> {
     };
     let mut out = Vec::new();
     for (i, r) in file.rule.iter().enumerate() {
-        let rule = match Rule::parse(&r.fail) {
+        let rule = match accept(&r.fail, false) {
             Ok(rule) => rule,
             Err(e) => {
                 eprintln!("rdbscope: --rules {path}: rule {}: {e}", i + 1);
                 return Ok(Err(Exit::Usage));
             }
         };
-        if rule.needs_diff() {
-            eprintln!(
-                "rdbscope: --rules {path}: rule {}: growth rules need two snapshots: use \
-                 `rdbscope diff … --fail-on`",
-                i + 1
-            );
-            return Ok(Err(Exit::Usage));
-        }
         out.push(match &r.name {
             Some(n) => rule.named(n),
             None => rule,
