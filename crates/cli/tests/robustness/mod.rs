@@ -766,6 +766,13 @@ fn assert_bounded_memory(string_bytes: usize) {
         let ps = p.to_str().unwrap();
         let (peak, status) = peak_rss_anon(&["analyze", "--quiet", "--json", "/dev/null", ps]);
         assert!(status.success(), "{what}: {status}");
+        // The output is written in place, not renamed over: run as root, a rename would
+        // leave /dev/null an ordinary file that collects every later writer's text.
+        let null = std::fs::symlink_metadata("/dev/null").unwrap().file_type();
+        assert!(
+            std::os::unix::fs::FileTypeExt::is_char_device(&null),
+            "--json /dev/null replaced the device: {null:?}"
+        );
         // Mapped file pages are RssFile, not RssAnon: a materialised value would show here.
         assert!(
             peak < value_bytes / 2,
