@@ -219,12 +219,16 @@ measure() {
 
 # Commands, in table order. cmd_<id> prints nothing and fills the array `cmd` for file $1,
 # or sets `skip` to a reason.
-ids=(cat an1 anN stdin diff diffjson keys rdbcrate rdbtools)
+ids=(cat an1 anN stdin zcat angz zstdc anzst diff diffjson keys rdbcrate rdbtools)
 declare -A label=(
   [cat]="\`cat FILE > /dev/null\` (floor)"
   [an1]="\`rdbscope analyze --threads 1\`"
   [anN]="\`rdbscope analyze --threads $ncores\`"
   [stdin]="\`rdbscope analyze --threads $ncores - < FILE\` (streamed)"
+  [zcat]="\`zcat FILE.gz > /dev/null\` (gzip floor)"
+  [angz]="\`rdbscope analyze FILE.gz\`"
+  [zstdc]="\`zstd -dc FILE.zst > /dev/null\` (zstd floor)"
+  [anzst]="\`rdbscope analyze FILE.zst\`"
   [diff]="\`rdbscope diff M.rdb FILE\` (both analysed at once)"
   [diffjson]="\`rdbscope diff M.json FILE.json\` (saved reports)"
   [keys]="\`rdbscope keys --format csv\`"
@@ -246,6 +250,16 @@ build_cmd() { # id file version
       # exec: the measured process is rdbscope itself, reading the file as a stream.
       cmd=(sh -c 'exec "$0" analyze - --quiet --json /dev/null --threads "$2" < "$1"' \
         "$rdbscope" "$2" "$ncores") ;;
+    zcat | angz | zstdc | anzst)
+      # Compressed copies beside the dump (made once: `pigz -k FILE`, `zstd -k -T0 FILE`).
+      local z=$2.gz
+      [[ $1 == zstdc || $1 == anzst ]] && z=$2.zst
+      if [[ ! -f $z ]]; then skip="no $(basename "$z") beside the dump"; return; fi
+      case $1 in
+        zcat) cmd=(zcat "$z") ;;
+        zstdc) cmd=(zstd -dc "$z") ;;
+        *) cmd=("$rdbscope" analyze "$z" --quiet --json /dev/null --threads "$ncores") ;;
+      esac ;;
     diff | diffjson)
       if ((!has_diff)); then skip="this rdbscope has no \`diff\` subcommand"; return; fi
       if [[ ! -f $dumps/M.rdb ]]; then skip="no M.rdb beside the dumps"; return; fi
@@ -360,6 +374,17 @@ table=$tmp/table.md
       ratio="—"
       [[ -n $ref ]] && ratio=$(awk -v t="$med" -v r="$ref" 'BEGIN {printf (t / r < 10 ? "%.2f" : "%.0f"), t / r}')
       echo "| $d | ${label[$id]} | $(fmt_s "$med") | $(fmt_s "$lo")–$(fmt_s "$hi") | $mbs | $kps | $(fmt_mb "${rss[$k]:-}") | $(fmt_mb "${anon[$k]:-}") | $(fmt_mb "${file[$k]:-}") | $ratio |"
+    done
+  done
+  # Compressed inputs against their decompressor alone, in the same run.
+  for d in "${wanted[@]}"; do
+    for pair in "angz zcat" "anzst zstdc"; do
+      read -r a b <<<"$pair"
+      [[ -n ${walls["$d|$a"]:-} && -n ${walls["$d|$b"]:-} ]] || continue
+      read -r ta _ _ <<<"$(median_min_max "${walls["$d|$a"]}")"
+      read -r tb _ _ <<<"$(median_min_max "${walls["$d|$b"]}")"
+      echo
+      echo "$d: ${label[$a]} takes $(awk -v a="$ta" -v b="$tb" 'BEGIN {printf "%.2f", a / b}')× the time of ${label[$b]}."
     done
   done
 } >"$table"

@@ -704,7 +704,7 @@ impl<'j> Sequential<'j> {
             },
             DriveError::Io(e) => Damage {
                 offset: summary.rdb_bytes,
-                message: format!("read error: {e}"),
+                message: format!("offset {}: read error: {e}", summary.rdb_bytes),
                 unread: None,
             },
             DriveError::Callback(()) => Damage {
@@ -887,13 +887,15 @@ impl Read for ReadAhead {
 /// own [`Aggregate`] (merged at the end, as for mapped files).
 pub fn analyze_reader<R: Read>(reader: R, file: u32, job: &Job<'_>) -> FileResult {
     let mut reader = std::io::BufReader::with_capacity(1 << 16, reader);
-    let header = std::io::BufRead::fill_buf(&mut reader)
-        .ok()
-        .and_then(|b| Records::new(b).ok())
-        .map(|r| r.header());
     let mut s = Sequential::new(job, file);
-    let workers = Workers::new(job, file);
     let mut summary = InputSummary::default();
+    // The header is peeked to pick the model; a read error here is the input's damage (a
+    // reader need not return an error twice).
+    let header = match std::io::BufRead::fill_buf(&mut reader) {
+        Ok(b) => Records::new(b).ok().map(|r| r.header()),
+        Err(e) => return s.finish(summary, Some(DriveError::Io(e))),
+    };
+    let workers = Workers::new(job, file);
     let r = drive_reader_windows(
         reader,
         DriveOptions {

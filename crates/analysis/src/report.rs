@@ -146,6 +146,9 @@ pub struct NamedResult {
     pub allocator: Option<crate::alloc_infer::Verdict>,
     /// The incremental AOF files beside its base file, not applied.
     pub aof_increments: Vec<AofIncrement>,
+    /// The codec it was compressed with, and the compressed size (`bytes` is then the
+    /// decompressed size).
+    pub codec: Option<(String, Option<u64>)>,
 }
 
 impl NamedResult {
@@ -157,6 +160,7 @@ impl NamedResult {
             result,
             allocator: None,
             aof_increments: Vec::new(),
+            codec: None,
         }
     }
 }
@@ -200,8 +204,14 @@ pub struct Report {
 pub struct FileRow {
     /// Path as given.
     pub name: String,
-    /// Size in bytes.
+    /// Size in bytes (of the RDB stream, decompressed, for a compressed input).
     pub bytes: Option<u64>,
+    /// The codec of a compressed input (`lz4`, `vcs`, `gzip`, `zstd`, `xz`, `bzip2`).
+    #[serde(default)]
+    pub codec: Option<String>,
+    /// The compressed file's size.
+    #[serde(default)]
+    pub compressed_bytes: Option<u64>,
     /// Keys analysed.
     pub keys: u64,
     /// Their memory.
@@ -1009,6 +1019,8 @@ pub fn build(mut files: Vec<NamedResult>, opts: &ReportOptions) -> Report {
         file_rows.push(FileRow {
             name: f.name.clone(),
             bytes: f.bytes,
+            codec: f.codec.as_ref().map(|c| c.0.clone()),
+            compressed_bytes: f.codec.as_ref().and_then(|c| c.1),
             keys: stats.keys,
             memory: stats.memory,
             memory_pct: 0.0,

@@ -11,7 +11,8 @@ use std::io::Read;
 pub struct InputSummary {
     /// The file header, once read.
     pub header: Option<Header>,
-    /// Bytes of the input consumed by the RDB part (through the checksum trailer).
+    /// Bytes of the input consumed by the RDB part (through the checksum trailer); after a
+    /// read error, the bytes received before it.
     pub rdb_bytes: u64,
     /// Bytes after the RDB part (an AOF tail in a file with an RDB preamble).
     pub trailing_bytes: u64,
@@ -548,6 +549,12 @@ pub fn drive_reader_windows<R: Read, E>(
             let rest = buf.data().get(start..).unwrap_or(&[]);
             summary.trailing_head = rest.iter().take(16).copied().collect();
             let mut trailing = rest.len() as u64;
+            // A read error after the last record (a compressed stream's own checksum is
+            // checked at its end) still makes the input damaged: the bytes may be wrong.
+            if let Some(e) = buf.failed.take() {
+                summary.rdb_bytes = base + trailing;
+                return Err(DriveError::Io(e));
+            }
             if !exhausted {
                 let mut sink = [0u8; 65536];
                 loop {
@@ -563,7 +570,10 @@ pub fn drive_reader_windows<R: Read, E>(
                             trailing += n as u64
                         }
                         Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                        Err(e) => return Err(DriveError::Io(e)),
+                        Err(e) => {
+                            summary.rdb_bytes = base + trailing;
+                            return Err(DriveError::Io(e));
+                        }
                     }
                 }
             }
@@ -590,8 +600,11 @@ pub fn drive_reader_windows<R: Read, E>(
             want = CHUNK;
         }
         let target = want.max(buf.data().len() + 1);
-        buf.fill(&mut r, target, &mut exhausted)
-            .map_err(DriveError::Io)?;
+        if let Err(e) = buf.fill(&mut r, target, &mut exhausted) {
+            // Where reading stopped: the damage offset of a stream cut short or corrupt.
+            summary.rdb_bytes = base + buf.data().len() as u64;
+            return Err(DriveError::Io(e));
+        }
     }
 }
 

@@ -410,6 +410,7 @@ pub fn report_of(
                 let name = inp.name.clone();
                 let reopen = inp.reopen.clone();
                 let aof_increments = inp.aof_increments.clone();
+                let codec = inp.codec.map(|c| (c.to_string(), inp.compressed_len));
                 let (bytes, mut result) = analyze_input(inp, id, &job);
                 let verdict = rdbscope_analysis::alloc_infer::infer(&result, given, filtered);
                 // The keys were sized with the packaging default: when used-mem points at
@@ -448,6 +449,7 @@ pub fn report_of(
                     result,
                     allocator: verdict,
                     aof_increments,
+                    codec,
                 }
             })
             .collect()
@@ -619,7 +621,13 @@ fn analyze_input(
             if let (Some(d), Some(len)) = (&mut result.damage, inp.len) {
                 d.unread = d.unread.or(Some(len.saturating_sub(d.offset)));
             }
-            (inp.len, result)
+            // A decompressed stream's size: the RDB and what followed it, read to the end;
+            // after damage, what was decompressed before reading stopped.
+            let decoded = inp.decoded.map(|n| match &result.damage {
+                None => result.summary.rdb_bytes + result.summary.trailing_bytes,
+                Some(d) => n.load(std::sync::atomic::Ordering::Relaxed).max(d.offset),
+            });
+            (inp.len.or(decoded), result)
         }
     }
 }

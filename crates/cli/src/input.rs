@@ -1,5 +1,6 @@
 //! Opening inputs: plain files (memory-mapped, or streamed with `--no-mmap`), standard
-//! input, LZ4 frame files, Valkey's `VCS` envelope, and multi-part AOF directories. Files are
+//! input, compressed files (LZ4, gzip, zstd, xz, bzip2: [`crate::codec`]), Valkey's `VCS`
+//! envelope, and multi-part AOF directories. Files are
 //! only ever opened read-only, never locked, and never written.
 
 use anyhow::{bail, Context, Result};
@@ -7,6 +8,8 @@ use rdbscope_analysis::report::AofIncrement;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// How the bytes of an input reach the parser.
 pub enum Source {
@@ -66,8 +69,15 @@ impl std::ops::Deref for Bytes {
 pub struct Input {
     /// The name used in messages.
     pub name: String,
-    /// What kind of container held the RDB (`rdb`, `lz4`, `vcs`, `aof-dir`, `stdin`).
+    /// What kind of container held the RDB (`rdb`, `aof-dir`, `stdin`, or the codec's name:
+    /// `lz4`, `vcs`, `gzip`, `zstd`, `xz`, `bzip2`).
     pub container: &'static str,
+    /// The codec the RDB was compressed with (`None` for a plain stream).
+    pub codec: Option<&'static str>,
+    /// The compressed file's size, for a compressed file.
+    pub compressed_len: Option<u64>,
+    /// Decompressed bytes read so far, for a compressed input.
+    pub decoded: Option<Arc<AtomicU64>>,
     /// The bytes.
     pub source: Source,
     /// Bytes of the RDB stream when known before reading (plain files): lets a streamed
@@ -78,8 +88,6 @@ pub struct Input {
     /// An `appendonlydir`'s incremental files, not applied.
     pub aof_increments: Vec<AofIncrement>,
 }
-
-const LZ4_MAGIC: [u8; 4] = [0x04, 0x22, 0x4D, 0x18];
 
 /// Maps a file read-only.
 #[allow(unsafe_code)]
@@ -186,6 +194,7 @@ pub fn open(path: &str, no_mmap: bool) -> Result<Input> {
             "<stdin>".into(),
             Box::new(BufReader::new(std::io::stdin())),
             "stdin",
+            None,
         );
     }
     let mut p = PathBuf::from(path);
@@ -202,14 +211,15 @@ pub fn open(path: &str, no_mmap: bool) -> Result<Input> {
     if let Some(why) = crate::sniff::wrong_file(&head[..n]) {
         bail!("{name}: {why}");
     }
-    if head.get(..3) == Some(b"VCS") || (n >= 4 && head[..4] == LZ4_MAGIC) {
+    let len = file.metadata().ok().map(|m| m.len());
+    if head.get(..3) == Some(b"VCS") || crate::codec::detect(&head[..n]).is_some() {
         let file = File::open(&p).with_context(|| format!("{name}: cannot open for reading"))?;
-        let mut i = sniff_stream(name, Box::new(BufReader::new(file)), container)?;
+        let mut i = sniff_stream(name, Box::new(BufReader::new(file)), container, None)?;
         i.reopen = Some(path.to_string());
         i.aof_increments = aof_increments;
+        i.compressed_len = len;
         return Ok(i);
     }
-    let len = file.metadata().ok().map(|m| m.len());
     let source = if no_mmap {
         // Streamed through the same bounded window as standard input, never read whole:
         // a 10 GB dump needs one window of memory, and a file truncated while it is read
@@ -229,6 +239,9 @@ pub fn open(path: &str, no_mmap: bool) -> Result<Input> {
         len,
         reopen: Some(path.to_string()),
         aof_increments,
+        codec: None,
+        compressed_len: None,
+        decoded: None,
     })
 }
 
@@ -241,6 +254,20 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
         }
     }
     Ok(n)
+}
+
+/// [`read_up_to`], keeping the bytes read before an error.
+fn read_head(r: &mut impl Read, buf: &mut [u8]) -> (usize, Option<std::io::Error>) {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return (n, Some(e)),
+        }
+    }
+    (n, None)
 }
 
 /// Chains already-read bytes in front of a reader.
@@ -262,17 +289,77 @@ impl<R: Read> Read for Prefixed<R> {
     }
 }
 
-/// Looks at the first bytes of a stream and unwraps LZ4 frames and the `VCS` envelope.
+/// A stream whose every read fails with the error its head read met.
+struct Failing(std::io::ErrorKind, String);
+
+impl Read for Failing {
+    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+        Err(std::io::Error::new(self.0, self.1.clone()))
+    }
+}
+
+/// Counts the bytes read through it.
+struct Counted {
+    inner: crate::codec::Stream,
+    n: Arc<AtomicU64>,
+}
+
+impl Read for Counted {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let k = self.inner.read(out)?;
+        self.n.fetch_add(k as u64, Ordering::Relaxed);
+        Ok(k)
+    }
+}
+
+/// A decompressed stream, counted, as an input.
+fn decoded(
+    name: String,
+    dec: crate::codec::Stream,
+    codec: &'static str,
+    outer: Option<&'static str>,
+) -> Result<Input> {
+    if let Some(o) = outer {
+        bail!("{name}: {codec} data inside a {o}-compressed file: decompress it first");
+    }
+    let n = Arc::new(AtomicU64::new(0));
+    let counted = Counted {
+        inner: dec,
+        n: Arc::clone(&n),
+    };
+    let mut i = sniff_stream(name, Box::new(counted), codec, Some(codec))?;
+    i.codec = Some(codec);
+    i.decoded = Some(n);
+    Ok(i)
+}
+
+/// Looks at the first bytes of a stream and unwraps compressed streams and the `VCS`
+/// envelope. `outer` names the codec the stream came out of, if any: compressed data
+/// inside compressed data, and a wrong file inside a compressed one, are told as such.
 fn sniff_stream(
     name: String,
     mut r: Box<dyn Read + Send>,
     container: &'static str,
+    outer: Option<&'static str>,
 ) -> Result<Input> {
     let mut head = [0u8; crate::sniff::HEAD];
-    let n = read_up_to(&mut r, &mut head).with_context(|| format!("{name}: cannot read"))?;
+    let (n, failed) = read_head(&mut r, &mut head);
+    let r: Box<dyn Read + Send> = match failed {
+        None => r,
+        // A decompressed stream damaged in its first bytes is a damaged input (its report
+        // is partial, exit 3), not an unreadable one: the error is met again when read.
+        // The bytes read before it are put back in front below.
+        Some(e) if outer.is_some() => Box::new(Failing(e.kind(), e.to_string())),
+        Some(e) => return Err(e).with_context(|| format!("{name}: cannot read")),
+    };
     let head = head[..n].to_vec();
-    if let Some(why) = crate::sniff::wrong_file(&head) {
-        bail!("{name}: {why}");
+    if crate::codec::detect(&head).is_none() {
+        if let Some(why) = crate::sniff::wrong_file(&head) {
+            match outer {
+                Some(o) => bail!("{name}: {o}-compressed; inside it, {why}"),
+                None => bail!("{name}: {why}"),
+            }
+        }
     }
     if head.starts_with(b"VCS") {
         // Valkey 9.2 `rdbcompression lz4`: "VCS", version 1, codec 1 (LZ4), reserved 0,
@@ -300,31 +387,19 @@ fn sniff_stream(
         if head[5] != 0 || head[6] != 1 {
             bail!("{name}: offset 5: expected VCS reserved byte 0 and stream kind 1 (RDB)");
         }
-        let dec = lz4_flex::frame::FrameDecoder::new(r);
-        return Ok(Input {
-            name,
-            container: "vcs",
-            source: Source::Stream(Box::new(dec)),
-            len: None,
-            reopen: None,
-            aof_increments: Vec::new(),
-        });
+        let dec = Box::new(lz4_flex::frame::FrameDecoder::new(r));
+        return decoded(name, dec, "vcs", outer);
     }
     let r = Prefixed {
         head: head.clone(),
         pos: 0,
         rest: r,
     };
-    if head.starts_with(&LZ4_MAGIC) {
-        let dec = lz4_flex::frame::FrameDecoder::new(r);
-        return Ok(Input {
-            name,
-            container: "lz4",
-            source: Source::Stream(Box::new(dec)),
-            len: None,
-            reopen: None,
-            aof_increments: Vec::new(),
-        });
+    if let Some(c) = crate::codec::detect(&head) {
+        let dec = c
+            .decode(Box::new(r))
+            .with_context(|| format!("{name}: cannot start the {} decoder", c.name))?;
+        return decoded(name, dec, c.name, outer);
     }
     Ok(Input {
         name,
@@ -333,5 +408,8 @@ fn sniff_stream(
         len: None,
         reopen: None,
         aof_increments: Vec::new(),
+        codec: None,
+        compressed_len: None,
+        decoded: None,
     })
 }

@@ -4,6 +4,7 @@
 
 mod analyze;
 mod check;
+mod codec;
 mod conf;
 mod diff;
 mod diff_csv;

@@ -450,6 +450,16 @@ pub fn summary(r: &Report, shown: Shown, color: bool) -> String {
         if let Some(u) = s.used_mem {
             extra.push(format!("used-mem {}", bytes(u)));
         }
+        if let Some(f) = r.files.iter().find(|f| f.name == s.file) {
+            if let Some(codec) = &f.codec {
+                let size = |b: Option<u64>| b.map_or_else(|| "?".to_string(), bytes);
+                extra.push(format!(
+                    "{codec}, {} → {} decompressed",
+                    size(f.compressed_bytes),
+                    size(f.bytes)
+                ));
+            }
+        }
         if s.aof_base {
             extra.push("aof-base".to_string());
         }

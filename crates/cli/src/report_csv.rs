@@ -195,6 +195,8 @@ pub fn write_dir(dir: &Path, r: &Report) -> Result<()> {
         "damage",
         "checksum",
         "checksum_mismatch",
+        "codec",
+        "compressed_bytes",
     ])?;
     for f in &r.files {
         w.write_record([
@@ -211,6 +213,8 @@ pub fn write_dir(dir: &Path, r: &Report) -> Result<()> {
             f.checksum_mismatch
                 .as_ref()
                 .map_or_else(String::new, |[s, c]| format!("file {s}, contents {c}")),
+            f.codec.clone().unwrap_or_default(),
+            opt(f.compressed_bytes),
         ])?;
     }
     w.flush()?;

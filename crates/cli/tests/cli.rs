@@ -1187,7 +1187,8 @@ fn analyze_csv_dir_agrees_with_json() {
     let expected = [
         (
             "files.csv",
-            "name bytes keys memory memory_pct complete damage checksum checksum_mismatch"
+            "name bytes keys memory memory_pct complete damage checksum checksum_mismatch codec \
+             compressed_bytes"
                 .to_string(),
         ),
         ("by_db.csv", share_cols.to_string()),
@@ -1605,6 +1606,8 @@ fn analyze_filters_agree_with_keys() {
 fn without_file_names(v: &Value, name: &str) -> String {
     let mut v = v.clone();
     v["files"][0]["bytes"] = Value::Null;
+    v["files"][0]["codec"] = Value::Null;
+    v["files"][0]["compressed_bytes"] = Value::Null;
     // Findings' commands name the file too (standard input as `-`).
     let shown = if name == "<stdin>" { "-" } else { name };
     v.to_string()
@@ -1632,8 +1635,11 @@ fn analyze_no_mmap_and_stdin_match_the_mapped_run() {
         without_file_names(&stdin, "<stdin>"),
         without_file_names(&mapped, "mixed.rdb")
     );
-    // LZ4 frames are read as a stream too.
+    // LZ4 frames are read as a stream too, and say their codec and both sizes.
     let (lz4, _) = analyze_json(&["mixed.rdb.lz4"]);
+    assert_eq!(lz4["files"][0]["codec"], "lz4");
+    assert_eq!(lz4["files"][0]["bytes"], mapped["files"][0]["bytes"]);
+    assert!(lz4["files"][0]["compressed_bytes"].as_u64().unwrap() > 0);
     assert_eq!(
         without_file_names(&lz4, "mixed.rdb.lz4"),
         without_file_names(&mapped, "mixed.rdb")
