@@ -193,7 +193,7 @@ pub fn read_input_windows(
             unread: len.map(|l| l.saturating_sub(e.offset)),
         }),
         Err(DriveError::Io(e)) => Some(Damage {
-            message: format!("read error: {e}"),
+            message: format!("offset {}: read error: {e}", summary.rdb_bytes),
             unread: None,
         }),
         Err(DriveError::Callback(e)) => return Err(e),

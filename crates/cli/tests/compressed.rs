@@ -210,6 +210,14 @@ fn a_compressed_stream_cut_short_is_a_partial_report_naming_the_codec() {
             );
         }
         assert!(stderr.contains(&p.display().to_string()), "{stderr}");
+        // verify says the same damage at the same offset.
+        let out = rdbscope().arg("verify").arg(&p).output().unwrap();
+        assert_eq!(out.status.code(), Some(3), "verify {codec}");
+        let verr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            verr.contains(&format!("offset {offset}:")),
+            "verify {codec}: {verr}"
+        );
     }
 }
 
