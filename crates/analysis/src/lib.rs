@@ -27,6 +27,7 @@ pub mod model;
 pub mod pattern;
 pub mod pipeline;
 pub mod rax;
+pub mod server_info;
 pub mod reconcile;
 pub mod report;
 pub mod report_json;
