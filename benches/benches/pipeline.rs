@@ -21,6 +21,7 @@ fn analyze(data: &[u8], pool: &rayon::ThreadPool, streamed: bool) -> u64 {
         checksum: true,
         progress: &NoProgress,
         split_min: rdbscope_analysis::pipeline::SPLIT_MIN,
+        salvage: false,
     };
     let result = if streamed {
         // The stream owns its bytes (as standard input would): the copy is part of the cost.

@@ -50,8 +50,11 @@ fn walk<E: std::fmt::Debug>(
 }
 
 /// The runs of a mapped file's records and the windows of a stream agree.
-fn drivers_agree(data: &[u8]) {
-    let opts = DriveOptions { checksum: true };
+fn drivers_agree(data: &[u8], salvage: bool) {
+    let opts = DriveOptions {
+        checksum: true,
+        salvage,
+    };
     let slice = walk(|s, f| {
         drive_slice_windows(data, opts, s, &NoRelease, |recs| {
             f(recs);
@@ -83,9 +86,11 @@ pub fn analyze(data: &[u8]) {
         // Split every file the pool can split: the streamed driver below never does, so
         // the comparison checks the split pass too.
         split_min: 0,
+        salvage: false,
     };
     let len = data.len() as u64;
-    drivers_agree(data);
+    drivers_agree(data, false);
+    drivers_agree(data, true);
     let result = analyze_slice(data, 0, &job, &NoRelease);
     let streamed = analyze_reader(data, 0, &job);
 
@@ -132,6 +137,35 @@ pub fn analyze(data: &[u8]) {
         deep.aggregate.anomalies,
         result.aggregate.anomalies
     );
+
+    // --salvage reads on past damage: the same regions and keys from a mapped file and a
+    // stream, inside the input, and never fewer keys than reading stopped at the damage.
+    let salvage_job = Job {
+        salvage: true,
+        ..job
+    };
+    let salvaged = analyze_slice(data, 0, &salvage_job, &NoRelease);
+    let salvaged_stream = analyze_reader(data, 0, &salvage_job);
+    let regions =
+        |r: &rdbscope_analysis::pipeline::FileResult| r.damage.as_ref().map(|d| d.salvaged.clone());
+    assert_eq!(
+        regions(&salvaged),
+        regions(&salvaged_stream),
+        "slice and stream salvage different regions"
+    );
+    assert_eq!(
+        salvaged.aggregate.totals.all, salvaged_stream.aggregate.totals.all,
+        "slice and stream salvage different keys"
+    );
+    assert!(salvaged.aggregate.totals.all.keys >= result.aggregate.totals.all.keys);
+    if let Some(d) = &salvaged.damage {
+        for r in &d.salvaged.regions {
+            assert!(
+                r.start < r.end && r.end <= len,
+                "region {r:?} of {len} bytes"
+            );
+        }
+    }
 
     let damaged = result.damage.is_some() || result.summary.checksum_mismatch().is_some();
     let report = build(

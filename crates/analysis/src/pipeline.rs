@@ -18,6 +18,7 @@ use crate::aggregate::{Aggregate, AggregateConfig, FileScope, Work};
 use crate::context::{FileContext, ModelChoice};
 use crate::filter::KeyFilter;
 use crate::inventory::Inventory;
+use crate::salvage::Salvaged;
 use crate::source::{drive_reader_windows, drive_slice, DriveError, DriveOptions, InputSummary};
 use crate::used_memory::UsedMemory;
 use rayon::iter::{ParallelBridge, ParallelIterator};
@@ -238,6 +239,9 @@ pub struct Job<'a> {
     /// when there are several threads ([`SPLIT_MIN`] by default; `u64::MAX` never). The
     /// result is the same either way.
     pub split_min: u64,
+    /// Scan past damage for the next readable record (`--salvage`); the file is then
+    /// framed from one place.
+    pub salvage: bool,
 }
 
 /// The default [`Job::split_min`]: below this, framing one file from one place keeps up.
@@ -250,8 +254,11 @@ pub struct Damage {
     pub offset: u64,
     /// What was expected there (the parser's message, offset included).
     pub message: String,
-    /// Bytes of the input after the offset that were not read.
+    /// Bytes of the input after the offset that were not read (with `--salvage`, the
+    /// bytes of the regions skipped).
     pub unread: Option<u64>,
+    /// With `--salvage`: the regions skipped (the first began at `offset`).
+    pub salvaged: Salvaged,
 }
 
 /// The result of one file.
@@ -313,6 +320,8 @@ struct Framer<'a, 'j> {
     batch: usize,
     /// The largest database a `SELECTDB` record named.
     top_db: u64,
+    /// Regions `--salvage` skipped.
+    salvaged: Salvaged,
 }
 
 impl<'a, 'j> Framer<'a, 'j> {
@@ -337,6 +346,7 @@ impl<'a, 'j> Framer<'a, 'j> {
             overflow: false,
             batch: BATCH,
             top_db: 0,
+            salvaged: Salvaged::default(),
         }
     }
 }
@@ -388,6 +398,9 @@ impl<'a> Framer<'a, '_> {
                         end,
                     } => {
                         self.eof = Some((offset, stored_checksum, end));
+                    }
+                    Record::Skipped { .. } => {
+                        self.salvaged.take(&rec);
                     }
                     other => {
                         if let Record::SelectDb { db, .. } = other {
@@ -472,12 +485,17 @@ fn add(
 /// prefix of `data` is done with.
 pub fn analyze_slice(data: &[u8], file: u32, job: &Job<'_>, release: &dyn Release) -> FileResult {
     let recs = match Records::new(data) {
-        Ok(r) => r,
+        Ok(r) => r.salvage(job.salvage),
         Err(e) => return failed(file, job, e, data.len() as u64),
     };
     let credit;
     let again;
-    let job = match split::analyze_split(data, recs.clone(), file, job, release) {
+    let split = if job.salvage {
+        split::Split::Declined
+    } else {
+        split::analyze_split(data, recs.clone(), file, job, release)
+    };
+    let job = match split {
         split::Split::Done(r) => return *r,
         split::Split::Declined => job,
         split::Split::Abandoned { reported } => {
@@ -505,7 +523,7 @@ pub fn analyze_slice(data: &[u8], file: u32, job: &Job<'_>, release: &dyn Releas
         fr.0.summary.set_eof(data, offset, end, stored, fr.2);
     }
     if let Some(d) = &mut fr.0.damage {
-        d.unread = Some((data.len() as u64).saturating_sub(d.offset));
+        set_unread(d, data.len() as u64);
     }
     fr.0
 }
@@ -555,11 +573,7 @@ fn parallel_pass<'a>(
         .scope
         .and_then(|s| s.model)
         .or_else(|| framer.ctx.model(&job.choice));
-    let damage = framer.error.map(|e| Damage {
-        offset: e.offset,
-        message: e.to_string(),
-        unread: None,
-    });
+    let damage = damage_of(framer.error, framer.salvaged);
     let summary = InputSummary {
         header: Some(header),
         ..InputSummary::default()
@@ -585,6 +599,27 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// The damage of a file: the error that stopped reading, or the first region `--salvage`
+/// skipped, with every region skipped.
+fn damage_of(error: Option<Error>, salvaged: Salvaged) -> Option<Damage> {
+    let e = error.or(salvaged.first)?;
+    Some(Damage {
+        offset: e.offset,
+        message: e.to_string(),
+        unread: None,
+        salvaged,
+    })
+}
+
+/// Bytes not read: after the damage, or, when `--salvage` read on, those skipped.
+fn set_unread(d: &mut Damage, len: u64) {
+    d.unread = Some(if d.salvaged.is_empty() {
+        len.saturating_sub(d.offset)
+    } else {
+        d.salvaged.bytes
+    });
+}
+
 fn failed(file: u32, job: &Job<'_>, e: Error, len: u64) -> FileResult {
     FileResult {
         aggregate: Aggregate::new(job.config, file),
@@ -596,6 +631,7 @@ fn failed(file: u32, job: &Job<'_>, e: Error, len: u64) -> FileResult {
             offset: e.offset,
             message: e.to_string(),
             unread: Some(len.saturating_sub(e.offset)),
+            salvaged: Salvaged::default(),
         }),
         chains: 0,
     }
@@ -611,6 +647,7 @@ struct Sequential<'j> {
     agg: Aggregate,
     work: Work,
     last: u64,
+    salvaged: Salvaged,
 }
 
 impl<'j> Sequential<'j> {
@@ -624,6 +661,7 @@ impl<'j> Sequential<'j> {
             agg: Aggregate::new(job.config, file),
             work: Work::default(),
             last: 0,
+            salvaged: Salvaged::default(),
         }
     }
 
@@ -631,6 +669,9 @@ impl<'j> Sequential<'j> {
         let ctx = self.ctx.get_or_insert_with(|| FileContext::new(header));
         match rec {
             Record::Key(k) => self.key(header, k),
+            skipped @ Record::Skipped { .. } => {
+                self.salvaged.take(skipped);
+            }
             other => {
                 ctx.observe(other);
                 self.inventory.observe(other);
@@ -696,23 +737,23 @@ impl<'j> Sequential<'j> {
             .scope
             .and_then(|s| s.model)
             .or_else(|| ctx.model(&self.job.choice));
-        let damage = err.map(|e| match e {
-            DriveError::Parse(e) => Damage {
-                offset: e.offset,
-                message: e.to_string(),
-                unread: None,
-            },
-            DriveError::Io(e) => Damage {
+        let salvaged = self.salvaged;
+        let damage = match err {
+            Some(DriveError::Parse(e)) => damage_of(Some(e), salvaged),
+            Some(DriveError::Io(e)) => Some(Damage {
                 offset: summary.rdb_bytes,
                 message: format!("offset {}: read error: {e}", summary.rdb_bytes),
                 unread: None,
-            },
-            DriveError::Callback(()) => Damage {
+                salvaged,
+            }),
+            Some(DriveError::Callback(())) => Some(Damage {
                 offset: 0,
                 message: String::from("stopped"),
                 unread: None,
-            },
-        });
+                salvaged,
+            }),
+            None => damage_of(None, salvaged),
+        };
         FileResult {
             aggregate: self.agg,
             inventory: self.inventory,
@@ -734,6 +775,7 @@ pub fn sequential_slice(data: &[u8], file: u32, job: &Job<'_>) -> FileResult {
         data,
         DriveOptions {
             checksum: job.checksum,
+            salvage: job.salvage,
         },
         &mut summary,
         |rec| {
@@ -743,7 +785,7 @@ pub fn sequential_slice(data: &[u8], file: u32, job: &Job<'_>) -> FileResult {
     );
     let mut out = s.finish(summary, r.err());
     if let Some(d) = &mut out.damage {
-        d.unread = Some((data.len() as u64).saturating_sub(d.offset));
+        set_unread(d, data.len() as u64);
     }
     out
 }
@@ -900,6 +942,7 @@ pub fn analyze_reader<R: Read>(reader: R, file: u32, job: &Job<'_>) -> FileResul
         reader,
         DriveOptions {
             checksum: job.checksum,
+            salvage: job.salvage,
         },
         &mut summary,
         |recs| {
@@ -1048,6 +1091,7 @@ mod tests {
             checksum: false,
             progress: &NoProgress,
             split_min: SPLIT_MIN,
+            salvage: false,
         };
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(2)

@@ -197,6 +197,9 @@ pub struct Report {
     pub anomalies: Anomalies,
     /// Rules that fired, most severe first.
     pub findings: Vec<Finding>,
+    /// With `--info`: each server's own numbers beside its dump's prediction.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub live: Vec<crate::doctor::LiveCheck>,
 }
 
 /// One input file.
@@ -223,6 +226,10 @@ pub struct FileRow {
     pub complete: bool,
     /// Where and why reading stopped.
     pub damage: Option<DamageOut>,
+    /// With `--salvage`: the damaged regions skipped, in file order (the first 1,000; the
+    /// damage's `unread_bytes` counts the bytes of all of them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub salvaged_regions: Vec<SalvagedRegionOut>,
     /// The CRC-64: `ok`, `mismatch` (every record was read, but some value may be wrong),
     /// `disabled` (saved with `rdbchecksum no`), `not checked` (`--no-checksum`, or an RDB
     /// version without one), `not reached` (reading stopped at damage first).
@@ -240,6 +247,31 @@ pub struct DamageOut {
     pub message: String,
     /// Bytes left unread.
     pub unread_bytes: Option<u64>,
+}
+
+/// A damaged region `--salvage` skipped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SalvagedRegionOut {
+    /// Offset of the record that could not be read.
+    pub start: u64,
+    /// Offset where reading resumed (the end of the input when it did not).
+    pub end: u64,
+    /// Bytes skipped.
+    pub bytes: u64,
+    /// What was wrong at `start`.
+    pub error: String,
+    /// Why reading resumed at `end`.
+    pub resync: String,
+}
+
+/// The label of database `db` in tables: `db?` for keys read after a salvage resync and
+/// before the next `SELECTDB`.
+pub fn db_label(db: u64) -> String {
+    if db == rdbscope_parser::DB_UNKNOWN {
+        String::from("db?")
+    } else {
+        format!("db{db}")
+    }
 }
 
 /// The snapshot's own description.
@@ -1004,7 +1036,11 @@ pub fn build(mut files: Vec<NamedResult>, opts: &ReportOptions) -> Report {
     let mut agg: Option<Aggregate> = None;
     for f in files {
         let fr = f.result;
-        let mismatch = fr.summary.checksum_mismatch();
+        // After --salvage skipped regions the checksum covers bytes that were not read.
+        let mismatch = fr
+            .summary
+            .checksum_mismatch()
+            .filter(|_| fr.damage.is_none());
         let ok = fr.damage.is_none();
         complete &= ok;
         let checksum = match (&fr.damage, fr.summary.checksum) {
@@ -1030,6 +1066,18 @@ pub fn build(mut files: Vec<NamedResult>, opts: &ReportOptions) -> Report {
                 message: d.message.clone(),
                 unread_bytes: d.unread,
             }),
+            salvaged_regions: fr
+                .damage
+                .iter()
+                .flat_map(|d| &d.salvaged.regions)
+                .map(|r| SalvagedRegionOut {
+                    start: r.start,
+                    end: r.end,
+                    bytes: r.bytes(),
+                    error: r.error.clone(),
+                    resync: r.resync.clone(),
+                })
+                .collect(),
             checksum: checksum.to_string(),
             checksum_mismatch: mismatch
                 .map(|(s, c)| [format!("0x{s:016x}"), format!("0x{c:016x}")]),
@@ -1097,7 +1145,7 @@ pub fn build(mut files: Vec<NamedResult>, opts: &ReportOptions) -> Report {
     by_db.sort_by_key(|(db, _)| *db);
     let mut by_db: Vec<Share> = by_db
         .iter()
-        .map(|(db, s)| share(format!("db{db}"), s))
+        .map(|(db, s)| share(db_label(*db), s))
         .collect();
     if agg.by_db.folded() {
         by_db.push(share("(other)".to_string(), &agg.by_db.other().all));
@@ -1277,6 +1325,7 @@ pub fn build(mut files: Vec<NamedResult>, opts: &ReportOptions) -> Report {
         idle,
         streams,
         anomalies,
+        live: Vec::new(),
         findings: Vec::new(),
     };
     report.findings = crate::findings::evaluate(

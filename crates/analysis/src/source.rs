@@ -112,11 +112,17 @@ impl<E: std::fmt::Display> std::fmt::Display for DriveError<E> {
 pub struct DriveOptions {
     /// Verify the CRC-64 trailer.
     pub checksum: bool,
+    /// Scan past damage for the next readable record (`--salvage`): damage then comes as
+    /// [`Record::Skipped`] records, and only the end of the input ends the drive.
+    pub salvage: bool,
 }
 
 impl Default for DriveOptions {
     fn default() -> Self {
-        DriveOptions { checksum: true }
+        DriveOptions {
+            checksum: true,
+            salvage: false,
+        }
     }
 }
 
@@ -179,7 +185,9 @@ pub fn drive_slice_windows<E>(
     release: &dyn crate::pipeline::Release,
     mut f: impl FnMut(&[Record<'_>]) -> Result<(), E>,
 ) -> Result<(), DriveError<E>> {
-    let mut recs = Records::new(data).map_err(DriveError::Parse)?;
+    let mut recs = Records::new(data)
+        .map_err(DriveError::Parse)?
+        .salvage(opts.salvage);
     summary.header = Some(recs.header());
     let mut nested = Nested::default();
     let released = crate::pipeline::Released::new(release);
@@ -444,7 +452,9 @@ pub fn drive_reader_windows<R: Read, E>(
     let mut exhausted = false;
     buf.fill(&mut r, CHUNK, &mut exhausted)
         .map_err(DriveError::Io)?;
-    let recs = Records::new(buf.data()).map_err(DriveError::Parse)?;
+    let recs = Records::new(buf.data())
+        .map_err(DriveError::Parse)?
+        .salvage(opts.salvage);
     let mut state: ParserState = recs.state();
     summary.header = Some(state.header);
     let mut crc = Crc64::new();
@@ -458,6 +468,7 @@ pub fn drive_reader_windows<R: Read, E>(
     loop {
         let window = buf.data().get(start..).unwrap_or(&[]);
         let mut recs = Records::resume(window, base, state);
+        recs.set_last_window(exhausted);
         let mut batch: Vec<Record<'_>> = Vec::new();
         let mut consumed = 0usize;
         let mut need_more = false;
@@ -519,15 +530,7 @@ pub fn drive_reader_windows<R: Read, E>(
                 }
                 Some(Err(e)) if e.is_eof() && !exhausted => {
                     // Bytes missing past the end of the window, when the parser knows.
-                    missing = match e.kind {
-                        ErrorKind::UnexpectedEof { needed, .. } => needed,
-                        ErrorKind::LengthTooLarge {
-                            declared,
-                            remaining,
-                            ..
-                        } => declared.saturating_sub(remaining),
-                        _ => 0,
-                    };
+                    missing = e.missing();
                     need_more = true;
                     break;
                 }
@@ -657,7 +660,7 @@ mod tests {
             }
             Ok(())
         };
-        let opts = DriveOptions { checksum: true };
+        let opts = DriveOptions::default();
         drive_slice_released(&data, opts, &mut s, &log, cb).unwrap();
         assert_eq!(keys, 120);
         // The checksum was read along the parse, not in a second pass over the file.

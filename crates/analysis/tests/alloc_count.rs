@@ -65,6 +65,7 @@ fn allocations(n: u64) -> u64 {
         checksum: true,
         progress: &NoProgress,
         split_min: rdbscope_analysis::pipeline::SPLIT_MIN,
+        salvage: false,
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(1)

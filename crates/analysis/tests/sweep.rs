@@ -38,6 +38,7 @@ fn report(data: &[u8]) -> Result<Report, String> {
             progress: &NoProgress,
             // Damage also meets the split pass (under `cargo test`'s pool of threads).
             split_min: 0,
+            salvage: false,
         };
         let result = analyze_slice(data, 0, &job, &NoRelease);
         build(

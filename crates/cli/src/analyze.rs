@@ -35,6 +35,12 @@ pub struct Args {
     /// fails (docs/audit.md).
     #[arg(long = "fail-on", value_name = "RULE")]
     fail_on: Vec<String>,
+    /// The server's own output saved beside the dump: INFO (or INFO everything), MEMORY
+    /// STATS, CLIENT LIST, CONFIG GET, as redis-cli prints them, one or several in a file.
+    /// Repeatable, one per dump: matched by replication id, else in order. Adds the live
+    /// reconciliation and the memory doctor's findings (docs/forensics.md).
+    #[arg(long = "info", value_name = "FILE")]
+    info: Vec<String>,
     #[command(flatten)]
     prom: crate::prometheus::PromArgs,
     #[command(flatten)]
@@ -259,10 +265,14 @@ fn run_inner(args: &Args) -> Result<Exit> {
         Ok(p) => p,
         Err(e) => return Ok(e),
     };
-    let report = match report_of(&args.files, &args.report, args.quiet)? {
+    let mut report = match report_of(&args.files, &args.report, args.quiet)? {
         Ok(r) => r,
         Err(exit) => return Ok(exit),
     };
+    if let Err(e) = crate::info::attach(&args.info, &mut report) {
+        eprintln!("rdbscope: {e}");
+        return Ok(Exit::Usage);
+    }
     // A file of which not even the header could be read gets its one line on standard
     // error, not an empty summary.
     let nothing_read = report.snapshot.iter().all(|s| s.rdb_version.is_none());
@@ -285,9 +295,21 @@ pub fn tell_damage(report: &Report) {
     for f in &report.files {
         if let Some(d) = &f.damage {
             match d.unread_bytes {
+                Some(n) if !f.salvaged_regions.is_empty() => eprintln!(
+                    "{}: {} (salvage read on: {} region(s), {n} bytes skipped)",
+                    f.name,
+                    d.message,
+                    f.salvaged_regions.len()
+                ),
                 Some(n) => eprintln!("{}: {} ({n} bytes left unread)", f.name, d.message),
                 None => eprintln!("{}: {}", f.name, d.message),
             }
+        }
+        for r in &f.salvaged_regions {
+            eprintln!(
+                "{}: salvage: skipped offsets {}..{} ({} bytes): {}; resumed: {}",
+                f.name, r.start, r.end, r.bytes, r.error, r.resync
+            );
         }
         if let Some([s, c]) = &f.checksum_mismatch {
             eprintln!(
@@ -398,6 +420,7 @@ pub fn report_of(
         checksum: !args.input.no_checksum,
         progress: &bar,
         split_min: rdbscope_analysis::pipeline::SPLIT_MIN,
+        salvage: args.input.salvage,
     };
     let filtered = !args.filter.is_empty();
     let given = job.choice.allocator.is_some();

@@ -790,7 +790,7 @@ pub fn run(args: &Args) -> Result<Exit> {
     match outcome.damage {
         None => Ok(Exit::Ok),
         Some(d) => {
-            eprintln!("{name}: {d}");
+            d.tell(&name);
             Ok(Exit::Damaged)
         }
     }

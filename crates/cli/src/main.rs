@@ -9,6 +9,7 @@ mod conf;
 mod diff;
 mod diff_csv;
 mod escape;
+mod info;
 mod input;
 mod keys;
 mod output;
@@ -20,6 +21,7 @@ mod sniff;
 mod verify;
 
 use clap::{Parser, Subcommand};
+use rdbscope_analysis::salvage::Salvaged;
 use rdbscope_analysis::source::{
     drive_reader_windows, drive_slice_windows, DriveError, DriveOptions, InputSummary,
 };
@@ -87,6 +89,10 @@ pub struct InputArgs {
     /// Skip the CRC-64 check.
     #[arg(long)]
     pub no_checksum: bool,
+    /// After damage, scan on for the next offset where records read again and go on from
+    /// there; every region skipped is reported (the report stays partial, exit 3).
+    #[arg(long)]
+    pub salvage: bool,
 }
 
 /// The outcome of reading one input.
@@ -101,16 +107,35 @@ pub struct Outcome {
 pub struct Damage {
     /// `offset N: what was expected` (or the checksum mismatch with both values).
     pub message: String,
-    /// Bytes after the damage that were not read, when the input's length is known.
+    /// Bytes after the damage that were not read, when the input's length is known (with
+    /// `--salvage`, the bytes skipped).
     pub unread: Option<u64>,
+    /// With `--salvage`: the regions skipped.
+    pub salvaged: Salvaged,
 }
 
 impl std::fmt::Display for Damage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)?;
         match self.unread {
+            Some(n) if !self.salvaged.is_empty() => write!(
+                f,
+                " (salvage read on: {} region(s), {n} bytes skipped)",
+                self.salvaged.count
+            ),
             Some(n) => write!(f, " ({n} bytes left unread)"),
             None => Ok(()),
+        }
+    }
+}
+
+impl Damage {
+    /// Prints the damage of input `name` on standard error, and each region `--salvage`
+    /// skipped.
+    pub fn tell(&self, name: &str) {
+        eprintln!("{name}: {self}");
+        for l in self.salvaged.lines(name) {
+            eprintln!("{l}");
         }
     }
 }
@@ -158,6 +183,16 @@ pub fn read_input_windows(
 ) -> std::io::Result<Outcome> {
     let opts = DriveOptions {
         checksum: !args.no_checksum,
+        salvage: args.salvage,
+    };
+    let mut salvaged = Salvaged::default();
+    let mut f = |header: Option<&Header>, recs: &[Record<'_>]| {
+        for r in recs {
+            if let Record::Skipped { .. } = r {
+                salvaged.take(r);
+            }
+        }
+        f(header, recs)
     };
     let mut summary = InputSummary::default();
     let len = match &input.source {
@@ -183,18 +218,30 @@ pub fn read_input_windows(
             drive_reader_windows(reader, opts, &mut summary, |r| f(header.as_ref(), r))
         }
     };
+    if !salvaged.is_empty() {
+        // The checksum covers the skipped bytes too: it cannot tell anything more.
+        summary.checksum = None;
+    }
     let damage = match r {
+        Ok(()) if !salvaged.is_empty() => Some(Damage {
+            message: salvaged.first.map(|e| e.to_string()).unwrap_or_default(),
+            unread: Some(salvaged.bytes),
+            salvaged,
+        }),
         Ok(()) => summary.checksum_mismatch().map(|(s, c)| Damage {
             message: format!("checksum mismatch: file says 0x{s:016x}, contents give 0x{c:016x}"),
             unread: None,
+            salvaged,
         }),
         Err(DriveError::Parse(e)) => Some(Damage {
             message: e.to_string(),
             unread: len.map(|l| l.saturating_sub(e.offset)),
+            salvaged,
         }),
         Err(DriveError::Io(e)) => Some(Damage {
             message: format!("offset {}: read error: {e}", summary.rdb_bytes),
             unread: None,
+            salvaged,
         }),
         Err(DriveError::Callback(e)) => return Err(e),
     };

@@ -459,6 +459,24 @@ pub fn summary(r: &Report, shown: Shown, color: bool) -> String {
                     size(f.bytes)
                 ));
             }
+            if let (Some(d), false) = (&f.damage, f.salvaged_regions.is_empty()) {
+                extra.push(format!(
+                    "SALVAGED: read on past {} damaged region(s), {} skipped; keys after a \
+                     resync are in db? until the next SELECTDB",
+                    f.salvaged_regions.len(),
+                    bytes(d.unread_bytes.unwrap_or(0))
+                ));
+                for g in f.salvaged_regions.iter().take(10) {
+                    extra.push(format!(
+                        "  offsets {}..{} ({}): {}; resumed: {}",
+                        g.start,
+                        g.end,
+                        bytes(g.bytes),
+                        g.error,
+                        g.resync
+                    ));
+                }
+            }
         }
         if s.aof_base {
             extra.push("aof-base".to_string());
@@ -580,6 +598,12 @@ pub fn summary(r: &Report, shown: Shown, color: bool) -> String {
     }
 
     reconciliation(&mut o, &r.reconciliation);
+    for c in &r.live {
+        o.heading(&format!("The server's own numbers ({})", c.source));
+        for l in crate::info::lines(c) {
+            let _ = writeln!(o.text, "  {l}");
+        }
+    }
 
     o.heading("Key patterns");
     table(&mut o, &r.patterns, shown.rows);

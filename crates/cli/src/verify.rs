@@ -116,8 +116,11 @@ pub fn run(args: &Args) -> Result<Exit> {
         for (db, c) in &inv.keys_by_db {
             writeln!(
                 out,
-                "  db{db}: {} keys, {} with TTL, {} already expired",
-                c.keys, c.expires, c.expired
+                "  {}: {} keys, {} with TTL, {} already expired",
+                rdbscope_analysis::report::db_label(*db),
+                c.keys,
+                c.expires,
+                c.expired
             )?;
         }
         for (t, n) in &inv.keys_by_encoding {
@@ -160,7 +163,10 @@ pub fn run(args: &Args) -> Result<Exit> {
         } else if outcome.damage.is_none() {
             writeln!(out, "checksum: not checked")?;
         } else {
-            writeln!(out, "checksum: not reached (reading stopped at the damage)")?;
+            writeln!(
+                out,
+                "checksum: not reached (reading stopped at, or skipped, the damage)"
+            )?;
         }
         if s.trailing_bytes > 0 {
             let resp = s.trailing_head.first() == Some(&b'*');
@@ -206,7 +212,7 @@ pub fn run(args: &Args) -> Result<Exit> {
             Some(d) => {
                 writeln!(out, "result: damaged")?;
                 out.flush()?;
-                eprintln!("{name}: {d}");
+                d.tell(&name);
                 worst = worst.max(Exit::Damaged);
             }
         }

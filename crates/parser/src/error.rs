@@ -79,6 +79,20 @@ impl Error {
         Error { offset, kind }
     }
 
+    /// Bytes missing past the end of the input for an end-of-input error, when the parser
+    /// knows (0 otherwise).
+    pub fn missing(&self) -> u64 {
+        match self.kind {
+            ErrorKind::UnexpectedEof { needed, .. } => needed,
+            ErrorKind::LengthTooLarge {
+                declared,
+                remaining,
+                ..
+            } => declared.saturating_sub(remaining),
+            _ => 0,
+        }
+    }
+
     /// True when the error means "the input ended too early" (a truncated file, or a
     /// streaming buffer that needs more bytes).
     pub fn is_eof(&self) -> bool {

@@ -28,6 +28,7 @@ pub mod lzf;
 pub mod module;
 mod reader;
 mod records;
+mod salvage;
 pub mod stream;
 mod string;
 mod valkey;
@@ -37,6 +38,7 @@ pub use blob::Scalar;
 pub use error::{Error, ErrorKind, Result};
 pub use format::{parse_header, DataType, Dialect, Header, Opcode, ValueKind, ValueType};
 pub use records::{BlobCodec, KeyMeta, KeyRecord, ParserState, Record, Records};
+pub use salvage::{Resync, DB_UNKNOWN, RESYNC_RECORDS};
 pub use string::{decimal_len, RdbStr, StrEncoding};
 pub use value::{
     Blob, BlobKind, Element, ModuleValue, NodeContainer, QuicklistNode, Scratch, Value,

@@ -5,6 +5,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::format::{parse_header, Dialect, Header, Opcode, ValueKind, ValueType};
 use crate::module::{skip_opcode_stream, ModuleId};
 use crate::reader::Cursor;
+use crate::salvage::Resync;
 use crate::stream::Stream;
 use crate::string::RdbStr;
 use crate::value::Value;
@@ -96,6 +97,20 @@ pub enum Record<'a> {
         /// Offset of the opcode.
         offset: u64,
     },
+    /// `--salvage`: a damaged region skipped, from the record that could not be read to
+    /// the next offset where records could be read again. A region scanned over several
+    /// windows of a stream comes in pieces with the same `start`, each but the last with
+    /// [`Resync::More`].
+    Skipped {
+        /// Offset of the record that could not be read.
+        start: u64,
+        /// Offset where reading resumes.
+        end: u64,
+        /// What was wrong at `start`.
+        error: Error,
+        /// Why reading resumes at `end`.
+        resync: Resync,
+    },
     /// The `EOF` opcode and the checksum trailer.
     Eof {
         /// Offset of the `EOF` opcode.
@@ -160,6 +175,10 @@ pub struct ParserState {
     /// Whether the file was written by Dragonfly (a `df-ver` AUX field was seen), which
     /// enables its extension types.
     pub dragonfly: bool,
+    /// Whether to scan past damage for the next readable record ([`Records::salvage`]).
+    pub salvage: bool,
+    /// Inside a damaged region being scanned: where it began, and the error found there.
+    pub resync: Option<(u64, Error)>,
 }
 
 /// A fallible pull iterator over the records of an RDB file held in memory.
@@ -174,9 +193,12 @@ pub struct ParserState {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Records<'a> {
-    c: Cursor<'a>,
-    state: ParserState,
-    failed: bool,
+    pub(crate) c: Cursor<'a>,
+    pub(crate) state: ParserState,
+    pub(crate) failed: bool,
+    /// Whether the window ends where the input ends (an error at its end is then damage,
+    /// not a call for more bytes).
+    pub(crate) last_window: bool,
 }
 
 impl<'a> Records<'a> {
@@ -195,8 +217,11 @@ impl<'a> Records<'a> {
                 db: 0,
                 done: false,
                 dragonfly: false,
+                salvage: false,
+                resync: None,
             },
             failed: false,
+            last_window: true,
         })
     }
 
@@ -207,6 +232,7 @@ impl<'a> Records<'a> {
             c: Cursor::new(data, base),
             state,
             failed: false,
+            last_window: true,
         }
     }
 
@@ -236,7 +262,7 @@ impl<'a> Records<'a> {
         self.c.remaining()
     }
 
-    fn read(&mut self) -> Result<Record<'a>> {
+    pub(crate) fn read(&mut self) -> Result<Record<'a>> {
         let mut c = self.c;
         let dialect = self.state.header.dialect;
         let version = self.state.header.version;
@@ -490,18 +516,29 @@ impl<'a> Iterator for Records<'a> {
         if self.failed || self.state.done {
             return None;
         }
-        if self.c.remaining() == 0 {
-            self.failed = true;
-            return Some(Err(self.c.err(ErrorKind::UnexpectedEof {
+        if let Some((from, error)) = self.state.resync {
+            return Some(self.scan(from, error));
+        }
+        let r = if self.c.remaining() == 0 {
+            Err(self.c.err(ErrorKind::UnexpectedEof {
                 what: "EOF opcode (file truncated?)",
                 needed: 1,
-            })));
+            }))
+        } else {
+            self.read()
+        };
+        match r {
+            Err(e) if self.salvaging(&e) => {
+                let from = self.c.offset();
+                self.c.pos = (self.c.pos + 1).min(self.c.data.len());
+                Some(self.scan(from, e))
+            }
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
+            ok => Some(ok),
         }
-        let r = self.read();
-        if r.is_err() {
-            self.failed = true;
-        }
-        Some(r)
     }
 }
 

@@ -435,6 +435,7 @@ fn assemble(
         offset: e.offset,
         message: e.to_string(),
         unread: Some((data.len() as u64).saturating_sub(e.offset)),
+        salvaged: crate::salvage::Salvaged::default(),
     });
     let mut summary = InputSummary {
         header: Some(header),

@@ -49,6 +49,7 @@ pub fn analyze_with(
         checksum: true,
         progress,
         split_min,
+        salvage: false,
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
