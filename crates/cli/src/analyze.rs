@@ -49,7 +49,7 @@ pub struct Args {
 
 /// How a report is made from dumps: every option of `analyze` but its inputs and outputs.
 /// `diff` (and later `check`) take the same options for the dumps they analyse.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct ReportArgs {
     /// Entries of each top-keys list [default: 20 in the JSON and CSV; the terminal shows
     /// 10 unless --top is given, then that many].
@@ -265,11 +265,23 @@ fn run_inner(args: &Args) -> Result<Exit> {
         Ok(p) => p,
         Err(e) => return Ok(e),
     };
-    let mut report = match report_of(&args.files, &args.report, args.quiet)? {
+    let infos = match crate::info::read(&args.info) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("rdbscope: {e}");
+            return Ok(Exit::Usage);
+        }
+    };
+    let mut report_args = args.report.clone();
+    let from_info = crate::info::allocator(&infos).filter(|_| !args.report.model.has_allocator());
+    if let Some(a) = from_info {
+        report_args.model.default_allocator(a);
+    }
+    let mut report = match report_of(&args.files, &report_args, args.quiet)? {
         Ok(r) => r,
         Err(exit) => return Ok(exit),
     };
-    if let Err(e) = crate::info::attach(&args.info, &mut report) {
+    if let Err(e) = crate::info::attach(infos, from_info.is_some(), &mut report) {
         eprintln!("rdbscope: {e}");
         return Ok(Exit::Usage);
     }

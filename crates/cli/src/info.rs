@@ -5,22 +5,15 @@ use rdbscope_analysis::doctor::{doctor, live, Ctx};
 use rdbscope_analysis::report::Report;
 use rdbscope_analysis::server_info::ServerInfo;
 
-/// Reads every `--info` file and adds what it says to `report`.
+/// One `--info` file, read.
+pub type Parsed = (String, ServerInfo);
+
+/// Reads every `--info` file.
 ///
 /// # Errors
-/// A file that cannot be read or is not server output, more files than dumps, or an INFO
-/// from another server than its dump: a message naming the file (a usage error, exit 2).
-pub fn attach(files: &[String], report: &mut Report) -> Result<(), String> {
-    if files.is_empty() {
-        return Ok(());
-    }
-    if files.len() > report.snapshot.len() {
-        return Err(format!(
-            "{} --info files for {} dump(s): give one per dump",
-            files.len(),
-            report.snapshot.len()
-        ));
-    }
+/// A file that cannot be read or is not server output: a message naming the file (a usage
+/// error, exit 2).
+pub fn read(files: &[String]) -> Result<Vec<Parsed>, String> {
     let mut parsed = Vec::new();
     for f in files {
         let bytes = std::fs::read(f).map_err(|e| format!("{f}: cannot read --info: {e}"))?;
@@ -31,6 +24,43 @@ pub fn attach(files: &[String], report: &mut Report) -> Result<(), String> {
             )
         })?;
         parsed.push((f.clone(), info));
+    }
+    Ok(parsed)
+}
+
+/// The allocator the servers' INFO names, when it decides the model's: `libc` when every
+/// INFO says so. A `jemalloc-5.3.0` does not tell the bundled jemalloc (8-byte quantum)
+/// from a distribution's (16 bytes), so it leaves the choice to the dump's evidence.
+pub fn allocator(infos: &[Parsed]) -> Option<crate::keys::AllocatorArg> {
+    let all_libc = !infos.is_empty()
+        && infos.iter().all(|(_, i)| {
+            i.info
+                .get("mem_allocator")
+                .is_some_and(|a| a.starts_with("libc"))
+        });
+    all_libc.then_some(crate::keys::AllocatorArg::Libc)
+}
+
+/// Adds what the `--info` files say to `report`; `allocator_from_info` when the model's
+/// allocator was taken from them.
+///
+/// # Errors
+/// More files than dumps, or an INFO from another server than its dump: a message naming
+/// the file (a usage error, exit 2).
+pub fn attach(
+    parsed: Vec<Parsed>,
+    allocator_from_info: bool,
+    report: &mut Report,
+) -> Result<(), String> {
+    if parsed.is_empty() {
+        return Ok(());
+    }
+    if parsed.len() > report.snapshot.len() {
+        return Err(format!(
+            "{} --info files for {} dump(s): give one per dump",
+            parsed.len(),
+            report.snapshot.len()
+        ));
     }
     // A dump with a replication id takes the INFO that names it; the others go in order.
     let mut taken = vec![false; report.snapshot.len()];
@@ -63,7 +93,20 @@ pub fn attach(files: &[String], report: &mut Report) -> Result<(), String> {
     let mut findings = Vec::new();
     for (i, d, how) in pairs {
         let (name, info) = &parsed[i];
-        let check = live(name, info, &report.snapshot[d], report, how).map_err(|e| e.0)?;
+        let snap = &report.snapshot[d];
+        let mut check = live(name, info, snap, report, how).map_err(|e| e.0)?;
+        if let (Some(said), Some(used)) = (&check.allocator, &snap.allocator) {
+            let libc = said.starts_with("libc");
+            if allocator_from_info {
+                check.notes.push(format!(
+                    "the model's allocator {used} is INFO's mem_allocator"
+                ));
+            } else if libc != (used == "libc") {
+                check.notes.push(format!(
+                    "INFO says mem_allocator {said}, the model used {used}: pass --allocator to match the server"
+                ));
+            }
+        }
         findings.extend(doctor(&Ctx {
             info,
             report,

@@ -173,6 +173,16 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
+    /// Whether `--allocator` was given.
+    pub fn has_allocator(&self) -> bool {
+        self.allocator.is_some()
+    }
+
+    /// Sets the allocator when `--allocator` was not given (from the server's own INFO).
+    pub fn default_allocator(&mut self, a: AllocatorArg) {
+        self.allocator.get_or_insert(a);
+    }
+
     /// The model choice, or the usage message for a bad setting.
     ///
     /// # Errors

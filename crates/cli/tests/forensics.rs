@@ -290,3 +290,37 @@ fn info_from_another_server_or_not_info_is_told() {
         assert!(e.contains(file) && e.contains(says), "{file}: {e}");
     }
 }
+
+#[test]
+fn the_allocator_comes_from_info_when_it_decides_and_a_disagreement_is_noted() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(info_dir("healthy").join("all.txt")).unwrap();
+    let said = info_field("healthy", "mem_allocator");
+    assert!(said.starts_with("jemalloc"), "{said}");
+    let libc = dir.path().join("libc.txt");
+    std::fs::write(
+        &libc,
+        text.replace(&format!("mem_allocator:{said}"), "mem_allocator:libc"),
+    )
+    .unwrap();
+    let r = with_info("healthy", &libc);
+    assert_eq!(r["snapshot"][0]["allocator"], "libc");
+    let notes = r["live"][0]["notes"].to_string();
+    assert!(notes.contains("INFO's mem_allocator"), "{notes}");
+    // Given on the command line against the INFO's: the report says they disagree.
+    let out = rdbscope()
+        .args(["analyze", "-q", "--json", "-", "--allocator", "libc"])
+        .arg(info_dir("healthy").join("dump.rdb.gz"))
+        .arg("--info")
+        .arg(info_dir("healthy").join("all.txt"))
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let notes = r["live"][0]["notes"].to_string();
+    assert!(
+        notes.contains(&format!(
+            "INFO says mem_allocator {said}, the model used libc"
+        )),
+        "{notes}"
+    );
+}
