@@ -139,7 +139,8 @@ pub fn analyze(data: &[u8]) {
     );
 
     // --salvage reads on past damage: the same regions and keys from a mapped file and a
-    // stream, inside the input, and never fewer keys than reading stopped at the damage.
+    // stream, inside the input. (It may read fewer keys than a plain read: a key of a type
+    // the file's version does not write is damage to it.)
     let salvage_job = Job {
         salvage: true,
         ..job
@@ -157,7 +158,6 @@ pub fn analyze(data: &[u8]) {
         salvaged.aggregate.totals.all, salvaged_stream.aggregate.totals.all,
         "slice and stream salvage different keys"
     );
-    assert!(salvaged.aggregate.totals.all.keys >= result.aggregate.totals.all.keys);
     if let Some(d) = &salvaged.damage {
         for r in &d.salvaged.regions {
             assert!(

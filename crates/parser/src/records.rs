@@ -524,6 +524,8 @@ impl<'a> Iterator for Records<'a> {
                 what: "EOF opcode (file truncated?)",
                 needed: 1,
             }))
+        } else if self.state.salvage {
+            self.read_salvaging()
         } else {
             self.read()
         };

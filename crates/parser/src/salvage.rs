@@ -7,7 +7,7 @@
 //! - a new RDB header starts there (a second dump appended to the first by a bad copy), or
 //! - [`RESYNC_RECORDS`] records in a row read from it, each plausible: keys with non-empty
 //!   names, all different, values that decode whole (blobs walked, LZF strings
-//!   decompressed, stream nodes read), expire times between 1970 and 2200, database
+//!   decompressed, stream nodes read), expire times between 1970 and the year 9999, database
 //!   numbers below 65,536, AUX names of printable ASCII; or fewer such records ending in
 //!   the `EOF` trailer where the input ends (or where an AOF tail begins), or exactly at
 //!   the end of a truncated input.
@@ -59,8 +59,9 @@ const MAX_PENDING: u64 = 64 << 20;
 /// piece of the region, so that the window need not hold the whole region.
 const PIECE: usize = 1 << 16;
 
-/// Latest plausible expire time, in ms since the epoch (the year 2200).
-const MAX_EXPIRE_MS: i64 = 7_258_118_400_000;
+/// Latest plausible expire time, in ms since the epoch (the end of the year 9999: servers
+/// take any EXPIREAT, and dumps hold keys set to expire in the year 3000).
+const MAX_EXPIRE_MS: i64 = 253_402_300_800_000;
 
 /// Why reading resumed where a skipped region ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +119,25 @@ impl<'a> Records<'a> {
     /// window's end asks for more bytes instead of starting a salvage scan.
     pub fn set_last_window(&mut self, last: bool) {
         self.last_window = last;
+    }
+
+    /// [`Records::read`] with salvage on: a key of a type the file's RDB version does not
+    /// write is damage too (a record read out of step after damage that did not break the
+    /// framing: a length changed inside a value).
+    pub(crate) fn read_salvaging(&mut self) -> Result<Record<'a>> {
+        let before = self.c;
+        let r = self.read()?;
+        if let Record::Key(k) = &r {
+            let t = k.value.value_type().0;
+            if !written(Some(t), self.state.header.version) {
+                self.c = before;
+                return Err(Error::new(
+                    k.value.offset(),
+                    ErrorKind::Invalid("a value type this file's RDB version does not write"),
+                ));
+            }
+        }
+        Ok(r)
     }
 
     /// Whether `e` starts a salvage scan.
@@ -224,6 +244,7 @@ impl<'a> Records<'a> {
             last_window: self.last_window,
         };
         let mut keys = [RdbStr::Int(0); RESYNC_RECORDS];
+        let mut nkeys = 0usize;
         let mut scratch = Scratch::new();
         let version = self.state.header.version;
         for i in 0..RESYNC_RECORDS + CONFIRM_RECORDS {
@@ -253,13 +274,19 @@ impl<'a> Records<'a> {
             };
             match rec {
                 Record::Key(k) => {
-                    let seen = keys.get(..i.min(RESYNC_RECORDS)).unwrap_or_default();
+                    // Names are distinct among the first records (within one database).
+                    let seen = keys.get(..nkeys).unwrap_or_default();
+                    let dup = i < RESYNC_RECORDS && seen.iter().any(|s| same(s, &k.key));
                     let expire_ok = k.expire_ms.is_none_or(|t| (0..=MAX_EXPIRE_MS).contains(&t));
-                    if k.key.is_empty() || !expire_ok || seen.iter().any(|s| same(s, &k.key)) {
+                    // A server takes an empty name, but the records that make a resync
+                    // point do not hold one (a run of zero bytes reads as empty names);
+                    // the records that confirm it may.
+                    if (i < RESYNC_RECORDS && k.key.is_empty()) || !expire_ok || dup {
                         return Try::Reject;
                     }
-                    if let Some(slot) = keys.get_mut(i) {
+                    if let Some(slot) = keys.get_mut(nkeys).filter(|_| i < RESYNC_RECORDS) {
                         *slot = k.key;
+                        nkeys += 1;
                     }
                     if !decodes(&k.value, &mut scratch) {
                         return Try::Reject;
@@ -267,7 +294,8 @@ impl<'a> Records<'a> {
                 }
                 Record::Eof { end, .. } => {
                     let at_end = end == probe.c.base + data.len() as u64;
-                    let next = data.get(probe.c.pos).copied();
+                    let rest = data.get(probe.c.pos..).unwrap_or_default();
+                    let next = resp_array(rest).then_some(b'*');
                     return match (at_end, self.last_window, next) {
                         (true, true, _) if i > 0 => {
                             Try::Accept(Resync::Records((i + 1).min(RESYNC_RECORDS) as u8))
@@ -282,7 +310,7 @@ impl<'a> Records<'a> {
                         _ => Try::Reject,
                     };
                 }
-                Record::SelectDb { db, .. } if db < 1 << 16 => {}
+                Record::SelectDb { db, .. } if db < 1 << 16 => nkeys = 0,
                 Record::Aux { key, .. }
                     if key
                         .as_raw()
@@ -327,6 +355,15 @@ fn written(t: Option<u8>, version: u32) -> bool {
     (first..=last).contains(&v)
 }
 
+/// Whether `b` starts like an AOF tail after an RDB preamble: `*<digits>\r\n$`.
+fn resp_array(b: &[u8]) -> bool {
+    let Some(rest) = b.strip_prefix(b"*") else {
+        return false;
+    };
+    let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+    digits > 0 && rest.get(digits..digits + 3) == Some(b"\r\n$".as_slice())
+}
+
 /// Whether a value decodes whole: elements walked (blobs validated, LZF decompressed),
 /// stream nodes read.
 fn decodes(v: &crate::value::Value<'_>, scratch: &mut Scratch) -> bool {
@@ -335,6 +372,20 @@ fn decodes(v: &crate::value::Value<'_>, scratch: &mut Scratch) -> bool {
         StreamListpacks | StreamListpacks2 | StreamListpacks3 | StreamListpacks4
         | StreamListpacks5 => v.stream().is_ok(),
         Module2 | ModulePreGa | KeydbCron => true,
+        // Members (and hash fields) are unique, so at most one is empty. A false record
+        // that swallows real records as its elements sees an empty one at each string
+        // record (type 0 reads as an empty string), and is refused here.
+        Set | Zset | Zset2 | Hash => {
+            let (mut i, mut empty) = (0u64, 0u32);
+            let fields_only = v.kind() == Hash;
+            let walked = v.for_each_len(|len| {
+                if len == 0 && (!fields_only || i % 2 == 0) {
+                    empty += 1;
+                }
+                i += 1;
+            });
+            walked.is_ok() && empty <= 1 && v.for_each_element(scratch, |_| ()).is_ok()
+        }
         _ => v.for_each_element(scratch, |_| ()).is_ok(),
     }
 }
