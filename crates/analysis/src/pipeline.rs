@@ -19,7 +19,10 @@ use crate::context::{FileContext, ModelChoice};
 use crate::filter::KeyFilter;
 use crate::inventory::Inventory;
 use crate::salvage::Salvaged;
-use crate::source::{drive_reader_windows, drive_slice, DriveError, DriveOptions, InputSummary};
+use crate::source::{
+    drive_chunked_windows, drive_reader_windows, drive_slice, Chunked, DriveError, DriveOptions,
+    InputSummary,
+};
 use crate::used_memory::UsedMemory;
 use rayon::iter::{ParallelBridge, ParallelIterator};
 use rdbscope_parser::{Error, Header, KeyRecord, Record, Records};
@@ -793,6 +796,10 @@ pub fn sequential_slice(data: &[u8], file: u32, job: &Job<'_>) -> FileResult {
 /// Chunks the read-ahead thread reads at a time.
 const READ_AHEAD_CHUNK: usize = 1 << 20;
 
+/// Bytes kept free in front of each chunk, where a stream's driver puts what is left of its
+/// previous window when the chunk becomes its next one (see `source::Chunked`).
+pub const HEADROOM: usize = 64 << 10;
+
 /// Chunks that may wait between the read-ahead thread and the parse.
 const READ_AHEAD_CHUNKS: usize = 4;
 
@@ -823,8 +830,8 @@ impl ReadAhead {
             .name("rdbscope-read".into())
             .spawn(move || loop {
                 let mut chunk = returned.try_recv().unwrap_or_default();
-                chunk.resize(READ_AHEAD_CHUNK, 0);
-                match read_full(&mut inner, &mut chunk) {
+                chunk.resize(HEADROOM + READ_AHEAD_CHUNK, 0);
+                match read_full(&mut inner, &mut chunk, HEADROOM) {
                     Ok(0) => {
                         let _ = tx.send(Ok(None));
                         break;
@@ -836,7 +843,7 @@ impl ReadAhead {
                     }
                     Err(e) => {
                         // The bytes read before the error come first.
-                        if !chunk.is_empty() && tx.send(Ok(Some(chunk))).is_err() {
+                        if chunk.len() > HEADROOM && tx.send(Ok(Some(chunk))).is_err() {
                             break;
                         }
                         let _ = tx.send(Err(e));
@@ -857,8 +864,8 @@ impl ReadAhead {
 
 /// Reads into `chunk` until it is full, the input ends or a read fails, and truncates it to
 /// what was read; the count read. Bytes read before an error are kept in `chunk`.
-fn read_full<R: Read>(r: &mut R, chunk: &mut Vec<u8>) -> std::io::Result<usize> {
-    let mut filled = 0;
+fn read_full<R: Read>(r: &mut R, chunk: &mut Vec<u8>, from: usize) -> std::io::Result<usize> {
+    let mut filled = from;
     let result = loop {
         let Some(space) = chunk.get_mut(filled..) else {
             break Ok(filled);
@@ -874,11 +881,12 @@ fn read_full<R: Read>(r: &mut R, chunk: &mut Vec<u8>) -> std::io::Result<usize> 
         }
     };
     chunk.truncate(filled);
-    result
+    result.map(|n| n - from)
 }
 
-impl Read for ReadAhead {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+impl ReadAhead {
+    /// The next chunk from the thread (its bytes start at [`HEADROOM`]); `None` at the end.
+    fn next_chunk(&mut self) -> std::io::Result<Option<Vec<u8>>> {
         if let Some(e) = self.not_started.take() {
             self.done = true;
             return Err(std::io::Error::new(
@@ -886,34 +894,71 @@ impl Read for ReadAhead {
                 format!("cannot start the read-ahead thread: {e}"),
             ));
         }
+        if self.done {
+            return Ok(None);
+        }
+        match self.rx.recv() {
+            Ok(Ok(Some(chunk))) => Ok(Some(chunk)),
+            Ok(Ok(None)) => {
+                self.done = true;
+                Ok(None)
+            }
+            Ok(Err(e)) => {
+                self.done = true;
+                Err(e)
+            }
+            // The thread went away without marking the end: it panicked (in a
+            // decompressor, say). The input is not known to end here, so this is an
+            // error rather than a short file.
+            Err(_) => {
+                self.done = true;
+                Err(std::io::Error::other(
+                    "the read-ahead thread stopped before the end of the input",
+                ))
+            }
+        }
+    }
+
+    /// Hands over the rest of the current chunk, or the next chunk, whole: the chunk and
+    /// where its unread bytes start (with at least [`HEADROOM`] bytes free before them);
+    /// `None` at the end of the input. Give it back with [`give_back`](Self::give_back).
+    ///
+    /// # Errors
+    /// A read error of the input (after the chunks read before it).
+    pub fn take_chunk(&mut self) -> std::io::Result<Option<(Vec<u8>, usize)>> {
+        if self.pos < self.cur.len() {
+            let at = std::mem::replace(&mut self.pos, 0);
+            return Ok(Some((std::mem::take(&mut self.cur), at)));
+        }
+        Ok(self.next_chunk()?.map(|c| (c, HEADROOM)))
+    }
+
+    /// Puts back what [`take_chunk`](Self::take_chunk) handed over, unread.
+    pub fn put_back(&mut self, taken: Option<(Vec<u8>, usize)>) {
+        if let Some((chunk, at)) = taken {
+            let used = std::mem::replace(&mut self.cur, chunk);
+            self.give_back(used);
+            self.pos = at;
+        }
+    }
+
+    /// Returns a chunk's allocation to be filled again (dropped when enough are waiting).
+    pub fn give_back(&mut self, chunk: Vec<u8>) {
+        if chunk.capacity() > 0 {
+            let _ = self.back.try_send(chunk);
+        }
+    }
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
         while self.pos >= self.cur.len() {
-            if self.done {
+            let Some(chunk) = self.next_chunk()? else {
                 return Ok(0);
-            }
-            match self.rx.recv() {
-                Ok(Ok(Some(chunk))) => {
-                    let used = std::mem::replace(&mut self.cur, chunk);
-                    if used.capacity() > 0 {
-                        // The reader may have enough already; then this one is dropped.
-                        let _ = self.back.try_send(used);
-                    }
-                    self.pos = 0;
-                }
-                Ok(Ok(None)) => self.done = true,
-                Ok(Err(e)) => {
-                    self.done = true;
-                    return Err(e);
-                }
-                // The thread went away without marking the end: it panicked (in a
-                // decompressor, say). The input is not known to end here, so this is an
-                // error rather than a short file.
-                Err(_) => {
-                    self.done = true;
-                    return Err(std::io::Error::other(
-                        "the read-ahead thread stopped before the end of the input",
-                    ));
-                }
-            }
+            };
+            let used = std::mem::replace(&mut self.cur, chunk);
+            self.give_back(used);
+            self.pos = HEADROOM;
         }
         let rest = self.cur.get(self.pos..).unwrap_or(&[]);
         let n = rest.len().min(out.len());
@@ -929,25 +974,59 @@ impl Read for ReadAhead {
 /// own [`Aggregate`] (merged at the end, as for mapped files).
 pub fn analyze_reader<R: Read>(reader: R, file: u32, job: &Job<'_>) -> FileResult {
     let mut reader = std::io::BufReader::with_capacity(1 << 16, reader);
-    let mut s = Sequential::new(job, file);
-    let mut summary = InputSummary::default();
+    let s = Sequential::new(job, file);
     // The header is peeked to pick the model; a read error here is the input's damage (a
     // reader need not return an error twice).
     let header = match std::io::BufRead::fill_buf(&mut reader) {
         Ok(b) => Records::new(b).ok().map(|r| r.header()),
-        Err(e) => return s.finish(summary, Some(DriveError::Io(e))),
+        Err(e) => return s.finish(InputSummary::default(), Some(DriveError::Io(e))),
     };
-    let workers = Workers::new(job, file);
-    let r = drive_reader_windows(
-        reader,
+    analyze_windows(s, header, job, |opts, summary, f| {
+        drive_reader_windows(reader, opts, summary, f)
+    })
+}
+
+/// [`analyze_reader`] over a [`ReadAhead`] whose chunks become the driver's windows: the
+/// framing thread does not copy the input once more (CLI streams and decompressors).
+pub fn analyze_read_ahead(mut reader: ReadAhead, file: u32, job: &Job<'_>) -> FileResult {
+    let s = Sequential::new(job, file);
+    let first = match reader.take_chunk() {
+        Ok(c) => c,
+        Err(e) => return s.finish(InputSummary::default(), Some(DriveError::Io(e))),
+    };
+    let header = first
+        .as_ref()
+        .and_then(|(c, at)| Records::new(c.get(*at..)?).ok())
+        .map(|r| r.header());
+    reader.put_back(first);
+    analyze_windows(s, header, job, |opts, summary, f| {
+        drive_chunked_windows(Chunked(reader), opts, summary, f)
+    })
+}
+
+/// The stream drivers' common part: frames with `drive`, shares each window's keys out
+/// among the workers.
+fn analyze_windows(
+    mut s: Sequential<'_>,
+    header: Option<Header>,
+    job: &Job<'_>,
+    drive: impl FnOnce(
+        DriveOptions,
+        &mut InputSummary,
+        &mut dyn FnMut(&[Record<'_>]) -> Result<(), ()>,
+    ) -> Result<(), DriveError<()>>,
+) -> FileResult {
+    let mut summary = InputSummary::default();
+    let workers = Workers::new(job, s.file);
+    let r = drive(
         DriveOptions {
             checksum: job.checksum,
             salvage: job.salvage,
         },
         &mut summary,
-        |recs| {
+        &mut |recs| {
             s.window(header.as_ref(), recs, &workers);
-            Ok::<(), ()>(())
+            Ok(())
         },
     );
     workers.into_aggregate(&mut s.agg);
@@ -1160,6 +1239,83 @@ mod tests {
             r.read_to_end(&mut got).unwrap();
             assert_eq!(got, d, "{n} bytes");
         }
+    }
+
+    #[test]
+    fn read_ahead_chunks_as_windows_give_the_slice_result() {
+        // Small keys (records cut by a chunk's end land in the next one's headroom) and
+        // values bigger than the headroom and than a chunk (joined the ordinary way).
+        let mut w = rdbscope_testwriter::RdbWriter::redis(11);
+        for i in 0..40_000u32 {
+            w.key(
+                0,
+                format!("k:{i}"),
+                &rdbscope_testwriter::encode::string(format!("v{i}").as_bytes()),
+            );
+            if i % 9_000 == 0 {
+                let big = vec![b'x'; HEADROOM + (i as usize) * 37];
+                w.key(
+                    0,
+                    format!("big:{i}"),
+                    &rdbscope_testwriter::encode::string(&big),
+                );
+            }
+            if i == 20_000 {
+                let huge = vec![b'y'; 3 * READ_AHEAD_CHUNK + 11];
+                w.key(0, "huge", &rdbscope_testwriter::encode::string(&huge));
+            }
+        }
+        let d = w.finish();
+        let filter = KeyFilter::default();
+        let job = Job {
+            config: AggregateConfig::default(),
+            choice: ModelChoice::default(),
+            filter: &filter,
+            checksum: true,
+            progress: &NoProgress,
+            split_min: u64::MAX,
+            salvage: false,
+        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let slice = pool.install(|| analyze_slice(&d, 0, &job, &NoRelease));
+        let chunked = pool.install(|| {
+            analyze_read_ahead(
+                ReadAhead::spawn(Dribble {
+                    data: d.clone(),
+                    pos: 0,
+                    fail_at_end: false,
+                }),
+                0,
+                &job,
+            )
+        });
+        assert!(slice.damage.is_none() && chunked.damage.is_none());
+        assert_eq!(chunked.aggregate.totals.all, slice.aggregate.totals.all);
+        assert_eq!(chunked.aggregate.totals.all.keys, 40_006);
+        assert_eq!(chunked.summary.checksum, slice.summary.checksum);
+        assert!(chunked.summary.checksum_mismatch().is_none());
+        // A read error after some chunks: the keys before it, then the error as damage.
+        let cut = pool.install(|| {
+            analyze_read_ahead(
+                ReadAhead::spawn(Dribble {
+                    data: d[..d.len() / 2].to_vec(),
+                    pos: 0,
+                    fail_at_end: true,
+                }),
+                0,
+                &job,
+            )
+        });
+        let damage = cut.damage.expect("the read error is damage");
+        assert!(
+            damage.message.contains("disk on fire"),
+            "{}",
+            damage.message
+        );
+        assert!(cut.aggregate.totals.all.keys > 10_000);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use anyhow::Result;
 use rayon::prelude::*;
 use rdbscope_analysis::aggregate::{AggregateConfig, Limits};
 use rdbscope_analysis::pattern::Separators;
-use rdbscope_analysis::pipeline::{analyze_reader, analyze_slice, Job, Progress, ReadAhead};
+use rdbscope_analysis::pipeline::{analyze_read_ahead, analyze_slice, Job, Progress, ReadAhead};
 use rdbscope_analysis::report::{self, FindingThresholds, NamedResult, Report, ReportOptions};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -651,7 +651,7 @@ fn analyze_input(
     match inp.source {
         input::Source::Whole(b) => (Some(b.len() as u64), analyze_slice(&b, id, job, &b)),
         input::Source::Stream(r) => {
-            let mut result = analyze_reader(ReadAhead::spawn(r), id, job);
+            let mut result = analyze_read_ahead(ReadAhead::spawn(r), id, job);
             // A streamed plain file (`--no-mmap`) knows its length up front.
             if let (Some(d), Some(len)) = (&mut result.damage, inp.len) {
                 d.unread = d.unread.or(Some(len.saturating_sub(d.offset)));

@@ -356,70 +356,10 @@ impl Nested {
     }
 }
 
-const CHUNK: usize = 1 << 20;
+mod buffer;
 
-/// The bytes of a stream held by [`drive_reader_windows`]: `data()` is the part read and
-/// not yet consumed. The allocation is kept initialised and reused, so a refill reads
-/// straight into it (`read_to_end` zero-fills the spare capacity at every call, which
-/// cost a streamed run 2% of its time).
-#[derive(Default)]
-struct Buffer {
-    bytes: Vec<u8>,
-    filled: usize,
-    /// A read error that came after some bytes of the same fill: those bytes are framed
-    /// first, and the error is returned by the next fill.
-    failed: Option<std::io::Error>,
-}
-
-impl Buffer {
-    fn data(&self) -> &[u8] {
-        self.bytes.get(..self.filled).unwrap_or(&[])
-    }
-
-    /// Drops the first `n` bytes of `data()`.
-    fn consume(&mut self, n: usize) {
-        let n = n.min(self.filled);
-        self.bytes.copy_within(n..self.filled, 0);
-        self.filled -= n;
-    }
-
-    /// Reads until `data()` holds `want` bytes or the input ends. The allocation grows with
-    /// the bytes that actually arrive (at most doubling, or by [`CHUNK`]), never to `want`
-    /// at once: `want` can come from a length declared in the file, and a 100-byte stream
-    /// declaring a 2^40-byte string must cost about 100 bytes.
-    fn fill<R: Read>(
-        &mut self,
-        r: &mut R,
-        want: usize,
-        exhausted: &mut bool,
-    ) -> std::io::Result<()> {
-        if let Some(e) = self.failed.take() {
-            return Err(e);
-        }
-        let before = self.filled;
-        while self.filled < want && !*exhausted {
-            if self.filled == self.bytes.len() {
-                let grown = self.bytes.len().saturating_mul(2).max(self.filled + CHUNK);
-                self.bytes.resize(grown.min(want), 0);
-            }
-            let end = self.bytes.len().min(want);
-            let Some(space) = self.bytes.get_mut(self.filled..end) else {
-                break;
-            };
-            match r.read(space) {
-                Ok(0) => *exhausted = true,
-                Ok(n) => self.filled += n.min(space.len()),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) if self.filled > before => {
-                    self.failed = Some(e);
-                    break;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-}
+pub use buffer::Chunked;
+use buffer::{Buffer, Feed, CHUNK};
 
 /// Feeds every record read from `r` to `f`, holding at most one window of the input (at
 /// least 1 MiB, or the size of the largest record) in memory.
@@ -443,6 +383,29 @@ pub fn drive_reader<R: Read, E>(
 /// # Errors
 /// The first format or read error, or the callback's error.
 pub fn drive_reader_windows<R: Read, E>(
+    r: R,
+    opts: DriveOptions,
+    summary: &mut InputSummary,
+    f: impl FnMut(&[Record<'_>]) -> Result<(), E>,
+) -> Result<(), DriveError<E>> {
+    drive_feed_windows(r, opts, summary, f)
+}
+
+/// [`drive_reader_windows`] over the chunks of a [`ReadAhead`](crate::pipeline::ReadAhead),
+/// taken over as windows instead of copied through `read`.
+///
+/// # Errors
+/// The first format or read error, or the callback's error.
+pub fn drive_chunked_windows<E>(
+    r: Chunked,
+    opts: DriveOptions,
+    summary: &mut InputSummary,
+    f: impl FnMut(&[Record<'_>]) -> Result<(), E>,
+) -> Result<(), DriveError<E>> {
+    drive_feed_windows(r, opts, summary, f)
+}
+
+fn drive_feed_windows<R: Feed, E>(
     mut r: R,
     opts: DriveOptions,
     summary: &mut InputSummary,
@@ -450,7 +413,7 @@ pub fn drive_reader_windows<R: Read, E>(
 ) -> Result<(), DriveError<E>> {
     let mut buf = Buffer::default();
     let mut exhausted = false;
-    buf.fill(&mut r, CHUNK, &mut exhausted)
+    r.fill(&mut buf, CHUNK, &mut exhausted)
         .map_err(DriveError::Io)?;
     let recs = Records::new(buf.data())
         .map_err(DriveError::Parse)?
@@ -561,7 +524,7 @@ pub fn drive_reader_windows<R: Read, E>(
             if !exhausted {
                 let mut sink = [0u8; 65536];
                 loop {
-                    match r.read(&mut sink) {
+                    match r.read_rest(&mut sink) {
                         Ok(0) => break,
                         Ok(n) => {
                             if summary.trailing_head.len() < 16 {
@@ -603,7 +566,7 @@ pub fn drive_reader_windows<R: Read, E>(
             want = CHUNK;
         }
         let target = want.max(buf.data().len() + 1);
-        if let Err(e) = buf.fill(&mut r, target, &mut exhausted) {
+        if let Err(e) = r.fill(&mut buf, target, &mut exhausted) {
             // Where reading stopped: the damage offset of a stream cut short or corrupt.
             summary.rdb_bytes = base + buf.data().len() as u64;
             return Err(DriveError::Io(e));
