@@ -44,7 +44,7 @@ const TAIL_EVERY: u64 = 64;
 pub enum Sampled {
     /// In the head: counted once.
     Head,
-    /// In the tail: stands for [`TAIL_EVERY`] keys.
+    /// In the tail: stands for `TAIL_EVERY` keys.
     Tail,
 }
 
