@@ -93,16 +93,7 @@ impl Salvaged {
         let mut out: Vec<String> = self
             .regions
             .iter()
-            .map(|r| {
-                format!(
-                    "{name}: salvage: skipped offsets {}..{} ({} bytes): {}; resumed: {}",
-                    r.start,
-                    r.end,
-                    r.bytes(),
-                    r.error,
-                    r.resync
-                )
-            })
+            .map(|r| region_line(name, r.start, r.end, &r.error, &r.resync))
             .collect();
         if self.count > self.regions.len() as u64 {
             out.push(format!(
@@ -113,4 +104,12 @@ impl Salvaged {
         }
         out
     }
+}
+
+/// The line on standard error for one region of input `name` skipped from `start` to `end`.
+pub fn region_line(name: &str, start: u64, end: u64, error: &str, resync: &str) -> String {
+    format!(
+        "{name}: salvage: skipped offsets {start}..{end} ({} bytes): {error}; resumed: {resync}",
+        end.saturating_sub(start)
+    )
 }

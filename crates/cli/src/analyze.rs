@@ -318,10 +318,10 @@ pub fn tell_damage(report: &Report) {
             }
         }
         for r in &f.salvaged_regions {
-            eprintln!(
-                "{}: salvage: skipped offsets {}..{} ({} bytes): {}; resumed: {}",
-                f.name, r.start, r.end, r.bytes, r.error, r.resync
+            let line = rdbscope_analysis::salvage::region_line(
+                &f.name, r.start, r.end, &r.error, &r.resync,
             );
+            eprintln!("{line}");
         }
         if let Some([s, c]) = &f.checksum_mismatch {
             eprintln!(

@@ -187,8 +187,8 @@ pub fn read_input_windows(
     };
     let mut salvaged = Salvaged::default();
     let mut f = |header: Option<&Header>, recs: &[Record<'_>]| {
-        for r in recs {
-            if let Record::Skipped { .. } = r {
+        if opts.salvage {
+            for r in recs {
                 salvaged.take(r);
             }
         }

@@ -97,8 +97,9 @@ impl Resync {
 
 /// The outcome of trying one offset.
 enum Try {
-    /// Reading resumes at this offset.
-    Accept(Resync),
+    /// Reading resumes at this offset; with it, where the records after the first
+    /// [`DISCARDED`] start (the offset itself when fewer were read).
+    Accept(Resync, usize),
     Reject,
     /// A stream's window ends before the try could finish: more bytes are needed.
     Undecided(Error),
@@ -164,7 +165,7 @@ impl<'a> Records<'a> {
         while p < len {
             match self.try_at(p) {
                 Try::Reject => p += 1,
-                Try::Accept(resync) => {
+                Try::Accept(resync, after_discarded) => {
                     self.state.resync = None;
                     if resync == Resync::Header {
                         let rest = self.c.data.get(p..).unwrap_or_default();
@@ -181,16 +182,7 @@ impl<'a> Records<'a> {
                     // The first records read at a resync point may be the tail of the
                     // damaged record: they are counted in the region ([`DISCARDED`]).
                     let after = if resync == Resync::Records(RESYNC_RECORDS as u8) {
-                        let mut probe = self.clone();
-                        probe.c.pos = p;
-                        probe.state.resync = None;
-                        for _ in 0..DISCARDED {
-                            if probe.read().is_err() {
-                                probe.c.pos = p;
-                                break;
-                            }
-                        }
-                        probe.c.pos
+                        after_discarded
                     } else {
                         p
                     };
@@ -225,7 +217,7 @@ impl<'a> Records<'a> {
         let rest = data.get(p..).unwrap_or_default();
         if (rest.starts_with(b"REDIS") || rest.starts_with(b"VALKEY")) && parse_header(rest).is_ok()
         {
-            return Try::Accept(Resync::Header);
+            return Try::Accept(Resync::Header, p);
         }
         let mut probe = Records {
             c: Cursor {
@@ -245,6 +237,7 @@ impl<'a> Records<'a> {
         };
         let mut keys = [RdbStr::Int(0); RESYNC_RECORDS];
         let mut nkeys = 0usize;
+        let mut after_discarded = p;
         let mut scratch = Scratch::new();
         let version = self.state.header.version;
         for i in 0..RESYNC_RECORDS + CONFIRM_RECORDS {
@@ -258,7 +251,10 @@ impl<'a> Records<'a> {
                         needed: 1,
                     })),
                     (true, 0) => Try::Reject,
-                    (true, n) => Try::Accept(Resync::Records(n.min(RESYNC_RECORDS) as u8)),
+                    (true, n) => Try::Accept(
+                        Resync::Records(n.min(RESYNC_RECORDS) as u8),
+                        after_discarded,
+                    ),
                 };
             }
             let rec = match probe.read() {
@@ -272,6 +268,9 @@ impl<'a> Records<'a> {
                 }
                 Err(_) => return Try::Reject,
             };
+            if i + 1 == DISCARDED {
+                after_discarded = probe.c.pos;
+            }
             match rec {
                 Record::Key(k) => {
                     // Names are distinct among the first records (within one database).
@@ -297,16 +296,18 @@ impl<'a> Records<'a> {
                     let rest = data.get(probe.c.pos..).unwrap_or_default();
                     let next = resp_array(rest).then_some(b'*');
                     return match (at_end, self.last_window, next) {
-                        (true, true, _) if i > 0 => {
-                            Try::Accept(Resync::Records((i + 1).min(RESYNC_RECORDS) as u8))
-                        }
+                        (true, true, _) if i > 0 => Try::Accept(
+                            Resync::Records((i + 1).min(RESYNC_RECORDS) as u8),
+                            after_discarded,
+                        ),
                         (true, false, _) => Try::Undecided(probe.c.err(ErrorKind::UnexpectedEof {
                             what: "bytes after the EOF trailer",
                             needed: 1,
                         })),
-                        (false, _, Some(b'*')) if i > 0 => {
-                            Try::Accept(Resync::Records((i + 1).min(RESYNC_RECORDS) as u8))
-                        }
+                        (false, _, Some(b'*')) if i > 0 => Try::Accept(
+                            Resync::Records((i + 1).min(RESYNC_RECORDS) as u8),
+                            after_discarded,
+                        ),
                         _ => Try::Reject,
                     };
                 }
@@ -323,7 +324,7 @@ impl<'a> Records<'a> {
                 _ => return Try::Reject,
             }
         }
-        Try::Accept(Resync::Records(RESYNC_RECORDS as u8))
+        Try::Accept(Resync::Records(RESYNC_RECORDS as u8), after_discarded)
     }
 }
 
